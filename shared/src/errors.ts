@@ -1,0 +1,51 @@
+/**
+ * The registry of error codes the API can answer with. Every AppError thrown by the server uses
+ * one of these; `docs/api.md` lists them and a test keeps the two in step.
+ */
+export const ERROR_CODES = {
+  VALIDATION_FAILED: { status: 400, message: 'The request body or query is invalid' },
+  BODY_TOO_LARGE: { status: 413, message: 'The request body is over the size limit' },
+  NOT_FOUND: { status: 404, message: 'No such resource' },
+  AUTH_REQUIRED: { status: 401, message: 'Sign in first' },
+  AUTH_INVALID_CREDENTIALS: { status: 401, message: 'Wrong login or password' },
+  AUTH_RATE_LIMITED: { status: 429, message: 'Too many sign-in attempts; wait and retry' },
+  AUTH_FORBIDDEN: { status: 403, message: 'Your role does not allow this' },
+  AGENT_LOGIN_TAKEN: { status: 409, message: 'That login is already used in this workspace' },
+  AGENT_NOT_BOUND: { status: 403, message: 'The agent is not bound to this channel' },
+  AGENT_NOT_ONLINE: { status: 409, message: 'The agent is not online' },
+  CHANNEL_NOT_FOUND: { status: 404, message: 'Unknown channel' },
+  CHANNEL_AGENT_LIMIT: { status: 409, message: 'A channel can have at most 100 agents' },
+  CHANNEL_CREDENTIALS_INVALID: { status: 422, message: 'The platform rejected the credentials' },
+  CONV_NOT_FOUND: { status: 404, message: 'No such conversation' },
+  CONV_ALREADY_TAKEN: { status: 409, message: 'Another agent already accepted this conversation' },
+  CONV_NOT_QUEUED: { status: 409, message: 'The conversation is not waiting in the queue' },
+  CONV_NOT_YOURS: { status: 403, message: 'The conversation is assigned to another agent' },
+  CONV_NOT_ACTIVE: { status: 409, message: 'Accept the conversation before replying' },
+  CONV_CLOSED: { status: 409, message: 'The conversation is closed' },
+  WINDOW_CLOSED: {
+    status: 409,
+    message: 'The reply window is closed: the customer has not written in 48 hours',
+  },
+  QUOTA_EXHAUSTED: { status: 409, message: 'Reply quota used up until the customer writes again' },
+  MESSAGE_NOT_FOUND: { status: 404, message: 'No such message' },
+  MESSAGE_NOT_FAILED: { status: 409, message: 'Only a failed message can be retried' },
+  MESSAGE_SENSITIVE_WORD: { status: 422, message: 'The message contains a blocked word' },
+  MESSAGE_RATE_LIMITED: { status: 429, message: 'Sending too fast; slow down' },
+  MEDIA_TOO_LARGE: { status: 413, message: 'Images must be at most 2 MB' },
+  MEDIA_UNSUPPORTED: { status: 415, message: 'Only JPEG, PNG and GIF images are accepted' },
+  MEDIA_NOT_FOUND: { status: 404, message: 'No such media' },
+  WECHAT_BAD_SIGNATURE: { status: 401, message: 'The push signature does not match' },
+  WECHAT_BAD_PAYLOAD: { status: 400, message: 'The push body could not be read' },
+  WECHAT_APPID_MISMATCH: { status: 401, message: 'The decrypted AppID is not this channel' },
+  INTERNAL: { status: 500, message: 'Internal error' },
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** The body of every error response. */
+export interface ErrorBody {
+  code: ErrorCode;
+  message: string;
+  /** Extra facts, e.g. the field that failed validation or the agent who won a race. */
+  details?: Record<string, unknown>;
+}
