@@ -1,2 +1,5 @@
 export * from './errors';
 export * from './limits';
+export * from './domain';
+export * from './api';
+export * from './events';

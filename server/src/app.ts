@@ -1,0 +1,120 @@
+import fastifyStatic from '@fastify/static';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import type { Config } from './config';
+import { makeTransact, type AppContext } from './context';
+import { openDatabase, type DbHandle } from './db/index';
+import { registerErrorHandler } from './http/errors';
+import { buildOpenApi } from './http/openapi';
+import { SecretBox } from './lib/secret-box';
+import { registerAdminRoutes } from './modules/admin/admin-routes';
+import { registerAgentRoutes } from './modules/agents/agent-routes';
+import type { ChannelAdapter } from './modules/channels/types';
+import { createWechatAdapter } from './modules/channels/wechat/adapter';
+import { registerWechatPush } from './modules/channels/wechat/push-routes';
+import { registerConversationRoutes } from './modules/conversations/conversation-routes';
+import { registerMessageRoutes } from './modules/messages/message-routes';
+import { MemoryBus, RedisBus, type EventBus } from './modules/realtime/bus';
+import { Gateway } from './modules/realtime/gateway';
+import { Presence } from './modules/realtime/presence';
+import { Workers } from './workers';
+
+export interface BuildOptions {
+  /** The clock every service reads (tests move it). */
+  now?: () => number;
+  /** Start the outbox, assignment and sweep loops (default true). */
+  workers?: boolean;
+  adapters?: Record<string, ChannelAdapter>;
+  logger?: boolean;
+}
+
+export interface Kefu {
+  ctx: AppContext;
+  workers: Workers;
+  gateway: Gateway;
+  presence: Presence;
+  db: DbHandle;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    kefu: Kefu;
+  }
+}
+
+/** Builds the whole service as a Fastify instance; it never listens (main.ts and tests do). */
+export async function buildApp(config: Config, opts: BuildOptions = {}): Promise<FastifyInstance> {
+  const db = await openDatabase({
+    url: config.databaseUrl,
+    dataDir: config.dataDir,
+    schema: config.databaseSchema,
+  });
+  const app = Fastify({
+    logger: opts.logger === false ? false : { level: config.logLevel },
+    bodyLimit: 1024 * 1024,
+    trustProxy: true,
+  });
+  const bus: EventBus = config.redisUrl
+    ? new RedisBus(config.redisUrl, config.redisPrefix)
+    : new MemoryBus();
+  const kicks = {
+    outbox: () => workers.kickOutbox(),
+    assignment: (w: string, c: string) => workers.kickAssignment(w, c),
+  };
+  const base = {
+    config,
+    db: db.db,
+    dialect: db.dialect,
+    now: opts.now ?? Date.now,
+    log: app.log,
+    secrets: new SecretBox(config.secretKey),
+    notifier: bus,
+    kicks,
+    adapters: {} as Record<string, ChannelAdapter>,
+  };
+  const ctx: AppContext = { ...base, transact: makeTransact(base) };
+  Object.assign(ctx.adapters, { wechat_mp: createWechatAdapter(ctx) }, opts.adapters);
+  const presence = new Presence(ctx);
+  const gateway = new Gateway(ctx, bus, presence);
+  const workers = new Workers(ctx, presence, gateway);
+  app.decorate('kefu', { ctx, workers, gateway, presence, db });
+
+  app.addContentTypeParser(
+    ['image/png', 'image/jpeg', 'image/gif', 'application/octet-stream'],
+    { parseAs: 'buffer', bodyLimit: 3 * 1024 * 1024 },
+    (_r, body, done) => done(null, body),
+  );
+  registerErrorHandler(app);
+  registerWechatPush(app, ctx);
+  registerAgentRoutes(app, ctx);
+  registerAdminRoutes(app, ctx);
+  registerConversationRoutes(app, ctx);
+  registerMessageRoutes(app, ctx);
+  app.get('/api/openapi.json', async () => buildOpenApi());
+  app.get('/api/health', async () => ({ ok: true, dialect: db.dialect, node: config.nodeId }));
+
+  const webDir = config.webDir ?? path.resolve(import.meta.dirname, '../../web/dist');
+  if (existsSync(path.join(webDir, 'index.html'))) {
+    await app.register(fastifyStatic, { root: webDir, wildcard: false });
+    app.setNotFoundHandler((req, reply) => {
+      if (req.url.startsWith('/api/') || req.url.startsWith('/wechat/') || req.method !== 'GET') {
+        return reply
+          .code(404)
+          .send({ code: 'NOT_FOUND', message: `No route ${req.method} ${req.url.split('?')[0]}` });
+      }
+      return reply.sendFile('index.html');
+    });
+  }
+
+  gateway.attach(app);
+  if (opts.workers !== false) app.addHook('onReady', () => workers.start());
+  app.addHook('onClose', async () => {
+    await workers.stop();
+    await gateway.close();
+    await presence.close();
+    await bus.close();
+    await db.close();
+  });
+  return app;
+}

@@ -1,0 +1,88 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+
+const schema = z.object({
+  host: z.string().default('0.0.0.0'),
+  port: z.coerce.number().int().min(0).max(65535).default(3000),
+  dataDir: z.string().default('./data'),
+  /** `sqlite:<path>` / a file path, or `postgres://…`. Empty = SQLite in dataDir. */
+  databaseUrl: z.string().default(''),
+  /** PostgreSQL schema (search_path); tests use one fresh schema per run. */
+  databaseSchema: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_]*$/)
+    .optional(),
+  redisUrl: z.string().optional(),
+  /** Prefix of every Redis key and channel, so several deployments (or tests) share a server. */
+  redisPrefix: z.string().default('kefu:'),
+  /** Base64 of 32 bytes; encrypts channel secrets at rest. Generated into dataDir when absent. */
+  secretKey: z.string().optional(),
+  /** How this deployment is reached from outside; shown as the push URL to paste into WeChat. */
+  publicUrl: z.string().url().optional(),
+  wechatApiBase: z.string().url().default('https://api.weixin.qq.com'),
+  /** Extra platform base URLs outbound HTTP may reach (comma-separated in the env). */
+  allowedOutboundBases: z.array(z.string().url()).default([]),
+  presenceGraceSeconds: z.coerce.number().int().min(0).default(60),
+  outboxPollMs: z.coerce.number().int().min(10).default(500),
+  idleSweepMs: z.coerce.number().int().min(100).default(30_000),
+  pushBodyLimit: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .default(256 * 1024),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Serve the built console from this folder when it exists. */
+  webDir: z.string().optional(),
+  nodeId: z.string().default(() => randomBytes(4).toString('hex')),
+});
+
+export type Config = z.infer<typeof schema> & { secretKey: string };
+export type ConfigInput = z.input<typeof schema>;
+
+const ENV: Record<string, keyof ConfigInput> = {
+  KEFU_HOST: 'host',
+  KEFU_PORT: 'port',
+  KEFU_DATA_DIR: 'dataDir',
+  KEFU_DATABASE_URL: 'databaseUrl',
+  KEFU_DATABASE_SCHEMA: 'databaseSchema',
+  KEFU_REDIS_URL: 'redisUrl',
+  KEFU_REDIS_PREFIX: 'redisPrefix',
+  KEFU_SECRET_KEY: 'secretKey',
+  KEFU_PUBLIC_URL: 'publicUrl',
+  KEFU_WECHAT_API_BASE: 'wechatApiBase',
+  KEFU_PRESENCE_GRACE_SECONDS: 'presenceGraceSeconds',
+  KEFU_OUTBOX_POLL_MS: 'outboxPollMs',
+  KEFU_LOG_LEVEL: 'logLevel',
+  KEFU_WEB_DIR: 'webDir',
+};
+
+/** Reads KEFU_* variables, applies overrides, validates, and fails fast with the bad field. */
+export function loadConfig(
+  env: NodeJS.ProcessEnv = process.env,
+  overrides: ConfigInput = {},
+): Config {
+  const raw: Record<string, unknown> = {};
+  for (const [name, key] of Object.entries(ENV)) {
+    const value = env[name];
+    if (value !== undefined && value !== '') raw[key] = value;
+  }
+  if (env.KEFU_ALLOWED_OUTBOUND) raw.allowedOutboundBases = env.KEFU_ALLOWED_OUTBOUND.split(',');
+  const parsed = schema.safeParse({ ...raw, ...overrides });
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new Error(`Invalid configuration: ${issue?.path.join('.')}: ${issue?.message}`);
+  }
+  const config = parsed.data;
+  return { ...config, secretKey: config.secretKey ?? loadOrCreateSecretKey(config.dataDir) };
+}
+
+function loadOrCreateSecretKey(dataDir: string): string {
+  const file = path.join(dataDir, 'secret.key');
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  mkdirSync(dataDir, { recursive: true });
+  const key = randomBytes(32).toString('base64');
+  writeFileSync(file, key + '\n', { mode: 0o600 });
+  return key;
+}

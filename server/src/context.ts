@@ -1,0 +1,48 @@
+import type { RealtimeEvent } from '@kefu/shared';
+import type { FastifyBaseLogger } from 'fastify';
+import type { Config } from './config';
+import type { Db, Dialect, Tx } from './db/index';
+import type { SecretBox } from './lib/secret-box';
+import type { ChannelAdapter } from './modules/channels/types';
+import { inTransaction, type AfterCommit } from './lib/tx';
+import { appendEvent, type Audience, type EventNotifier } from './modules/realtime/event-log';
+
+/** One unit of work: a transaction, post-commit hooks, and event emission bound to both. */
+export interface Unit {
+  tx: Tx;
+  after: AfterCommit;
+  emit(workspaceId: string, audience: Audience, event: RealtimeEvent): Promise<number>;
+}
+
+/** Wakes background workers early (they also poll, so a lost kick only delays). */
+export interface Kicks {
+  outbox(): void;
+  assignment(workspaceId: string, channelId: string): void;
+}
+
+/** Everything a service needs; built once by buildApp. */
+export interface AppContext {
+  config: Config;
+  db: Db;
+  dialect: Dialect;
+  now: () => number;
+  log: FastifyBaseLogger;
+  secrets: SecretBox;
+  notifier: EventNotifier;
+  kicks: Kicks;
+  /** Channel adapters by channel kind. */
+  adapters: Record<string, ChannelAdapter>;
+  transact<T>(fn: (u: Unit) => Promise<T>): Promise<T>;
+}
+
+export function makeTransact(ctx: Omit<AppContext, 'transact'>): AppContext['transact'] {
+  return (fn) =>
+    inTransaction(ctx.db, (tx, after) =>
+      fn({
+        tx,
+        after,
+        emit: (workspaceId, audience, event) =>
+          appendEvent(tx, after, ctx.notifier, workspaceId, audience, event, ctx.now()),
+      }),
+    );
+}

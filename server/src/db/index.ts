@@ -1,0 +1,59 @@
+import Database from 'better-sqlite3';
+import { CamelCasePlugin, Kysely, PostgresDialect, SqliteDialect, type Transaction } from 'kysely';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import pg from 'pg';
+import type { Database as Schema } from './schema';
+import { runMigrations } from './migrate';
+
+export type Dialect = 'sqlite' | 'postgres';
+export type Db = Kysely<Schema>;
+export type Tx = Transaction<Schema>;
+/** Either the database or an open transaction: repos take this so callers decide the boundary. */
+export type Queryable = Db | Tx;
+
+export interface DbHandle {
+  db: Db;
+  dialect: Dialect;
+  close(): Promise<void>;
+}
+
+// int8 (bigint) columns hold epoch-ms timestamps and sequences, all well inside 2^53.
+pg.types.setTypeParser(20, (v) => Number(v));
+
+/** Opens SQLite (WAL) or PostgreSQL from one URL and brings the schema up to date. */
+export async function openDatabase(opts: {
+  url: string;
+  dataDir: string;
+  schema?: string | undefined;
+}): Promise<DbHandle> {
+  const plugins = [new CamelCasePlugin()];
+  if (/^postgres(ql)?:\/\//.test(opts.url)) {
+    const pool = new pg.Pool({
+      connectionString: opts.url,
+      max: 10,
+      ...(opts.schema ? { options: `-c search_path=${opts.schema}` } : {}),
+    });
+    if (opts.schema) {
+      const client = await pool.connect();
+      try {
+        await client.query(`CREATE SCHEMA IF NOT EXISTS ${opts.schema}`);
+      } finally {
+        client.release();
+      }
+    }
+    const db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool }), plugins });
+    await runMigrations(db, 'postgres');
+    return { db, dialect: 'postgres', close: () => db.destroy() };
+  }
+  const file = opts.url.replace(/^sqlite:/, '') || path.join(opts.dataDir, 'kefu.db');
+  mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+  const sqlite = new Database(file);
+  sqlite.pragma('journal_mode = WAL');
+  sqlite.pragma('synchronous = NORMAL');
+  sqlite.pragma('foreign_keys = ON');
+  sqlite.pragma('busy_timeout = 5000');
+  const db = new Kysely<Schema>({ dialect: new SqliteDialect({ database: sqlite }), plugins });
+  await runMigrations(db, 'sqlite');
+  return { db, dialect: 'sqlite', close: () => db.destroy() };
+}

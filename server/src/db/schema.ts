@@ -1,0 +1,219 @@
+import type { Generated } from 'kysely';
+
+/**
+ * Table types, camelCase (the CamelCasePlugin maps them to snake_case columns).
+ * Timestamps are epoch milliseconds (bigint); booleans are 0/1 integers so one code path serves
+ * SQLite and PostgreSQL alike.
+ */
+export interface Database {
+  workspaces: WorkspaceTable;
+  agents: AgentTable;
+  sessions: SessionTable;
+  channels: ChannelTable;
+  channelAgents: ChannelAgentTable;
+  customers: CustomerTable;
+  conversations: ConversationTable;
+  messages: MessageTable;
+  media: MediaTable;
+  outbox: OutboxTable;
+  inboundKeys: InboundKeyTable;
+  events: EventTable;
+  quickReplies: QuickReplyTable;
+  pushSubscriptions: PushSubscriptionTable;
+  kv: KvTable;
+}
+
+export interface WorkspaceTable {
+  id: string;
+  name: string;
+  eventSeq: number;
+  sensitiveWords: string; // JSON array of strings
+  createdAt: number;
+}
+
+export type Role = 'owner' | 'admin' | 'supervisor' | 'agent';
+export type AgentStatus = 'online' | 'away' | 'offline';
+
+export interface AgentTable {
+  id: string;
+  workspaceId: string;
+  login: string;
+  displayName: string;
+  passwordHash: string;
+  role: Role;
+  status: AgentStatus;
+  capacity: number;
+  autoAccept: number;
+  notifications: number;
+  lastAssignedAt: number;
+  statusChangedAt: number;
+  /** When the last live connection went away; null while connected. Drives the offline grace. */
+  disconnectedAt: number | null;
+  disabled: number;
+  createdAt: number;
+}
+
+export interface SessionTable {
+  id: string;
+  workspaceId: string;
+  agentId: string;
+  tokenHash: string;
+  createdAt: number;
+  lastSeenAt: number;
+  expiresAt: number;
+  revokedAt: number | null;
+}
+
+export type PushMode = 'plaintext' | 'compatible' | 'safe';
+export type PushFormat = 'xml' | 'json';
+
+export interface ChannelTable {
+  id: string;
+  workspaceId: string;
+  kind: string; // 'wechat_mp'
+  name: string;
+  appId: string;
+  originalId: string;
+  secretsEnc: string; // encrypted JSON { appSecret, token, encodingAesKey }
+  mode: PushMode;
+  format: PushFormat;
+  tokenEndpoint: 'stable' | 'classic';
+  apiBase: string | null;
+  idleMinutes: number;
+  createdAt: number;
+  deletedAt: number | null;
+}
+
+export interface ChannelAgentTable {
+  channelId: string;
+  agentId: string;
+  workspaceId: string;
+  /** The agent chose to serve this channel now (a subset of the bindings). */
+  serving: number;
+  createdAt: number;
+}
+
+export interface CustomerTable {
+  id: string;
+  workspaceId: string;
+  channelId: string;
+  openid: string;
+  unionid: string | null;
+  nickname: string | null;
+  windowExpiresAt: number | null;
+  windowQuota: number;
+  lastMessageAt: number | null;
+  createdAt: number;
+}
+
+export type ConversationState = 'queued' | 'active' | 'idle' | 'closed';
+
+export interface ConversationTable {
+  id: string;
+  workspaceId: string;
+  channelId: string;
+  customerId: string;
+  state: ConversationState;
+  agentId: string | null;
+  /** The last agent who held it; preferred when it comes back to the queue. */
+  preferredAgentId: string | null;
+  sessionFrom: string | null;
+  nextSeq: number;
+  queuedAt: number | null;
+  acceptedAt: number | null;
+  lastMessageAt: number;
+  lastCustomerMessageAt: number | null;
+  lastPreview: string;
+  closedAt: number | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface MessageTable {
+  id: string;
+  workspaceId: string;
+  channelId: string;
+  conversationId: string;
+  customerId: string;
+  seq: number;
+  direction: 'in' | 'out' | 'internal';
+  sender: 'customer' | 'agent' | 'system';
+  agentId: string | null;
+  kind: string;
+  body: string; // JSON
+  mediaId: string | null;
+  platformMsgId: string | null;
+  clientId: string | null;
+  delivery: 'pending' | 'sent' | 'failed' | null;
+  errorCode: number | null;
+  errorReason: string | null;
+  createdAt: number;
+  sentAt: number | null;
+}
+
+export interface MediaTable {
+  id: string;
+  workspaceId: string;
+  mime: string;
+  size: number;
+  sha256: string;
+  data: Buffer;
+  platformMediaId: string | null;
+  platformChannelId: string | null;
+  platformExpiresAt: number | null;
+  createdAt: number;
+}
+
+export interface OutboxTable {
+  id: Generated<number>;
+  workspaceId: string;
+  messageId: string;
+  /** 'send' delivers an outgoing message; 'fetch_media' re-hosts an incoming image. */
+  job: 'send' | 'fetch_media';
+  channelId: string;
+  attempts: number;
+  nextAttemptAt: number;
+  lockedUntil: number | null;
+  lockedBy: string | null;
+  lastError: string | null;
+  createdAt: number;
+}
+
+export interface InboundKeyTable {
+  channelId: string;
+  dedupeKey: string;
+  createdAt: number;
+}
+
+export interface EventTable {
+  workspaceId: string;
+  seq: number;
+  channelId: string | null;
+  /** Set when only one agent should see the event (their own status, settings). */
+  agentId: string | null;
+  name: string;
+  payload: string; // JSON
+  createdAt: number;
+}
+
+export interface QuickReplyTable {
+  id: string;
+  workspaceId: string;
+  shortcut: string;
+  text: string;
+  createdAt: number;
+}
+
+export interface PushSubscriptionTable {
+  id: string;
+  workspaceId: string;
+  agentId: string;
+  endpoint: string;
+  keys: string; // JSON { p256dh, auth }
+  createdAt: number;
+}
+
+export interface KvTable {
+  key: string;
+  value: string;
+}

@@ -1,0 +1,37 @@
+import type { ErrorBody } from '@kefu/shared';
+import type { FastifyError, FastifyInstance } from 'fastify';
+import { AppError } from '../errors';
+
+/** One error handler: AppError → its status and `{ code, message }`; anything else → 500, logged. */
+export function registerErrorHandler(app: FastifyInstance): void {
+  app.setErrorHandler((err: FastifyError | AppError | Error, req, reply) => {
+    if (err instanceof AppError) {
+      const body: ErrorBody = {
+        code: err.code,
+        message: err.message,
+        ...(err.details ? { details: err.details } : {}),
+      };
+      if (err.status >= 500) req.log.error({ err }, 'request failed');
+      else if (err.code.startsWith('WECHAT_'))
+        req.log.warn({ code: err.code, url: req.url }, 'push refused');
+      return reply.code(err.status).send(body);
+    }
+    const fe = err as FastifyError;
+    if (fe.code === 'FST_ERR_CTP_BODY_TOO_LARGE')
+      return reply
+        .code(413)
+        .send({ code: 'BODY_TOO_LARGE', message: 'The request body is over the size limit' });
+    if (fe.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE')
+      return reply.code(415).send({ code: 'MEDIA_UNSUPPORTED', message: err.message });
+    if (fe.statusCode && fe.statusCode >= 400 && fe.statusCode < 500) {
+      return reply.code(fe.statusCode).send({ code: 'VALIDATION_FAILED', message: err.message });
+    }
+    req.log.error({ err, url: req.url }, 'unhandled error');
+    return reply.code(500).send({ code: 'INTERNAL', message: 'Internal error' });
+  });
+  app.setNotFoundHandler((req, reply) =>
+    reply
+      .code(404)
+      .send({ code: 'NOT_FOUND', message: `No route ${req.method} ${req.url.split('?')[0]}` }),
+  );
+}

@@ -1,0 +1,179 @@
+import {
+  agentSchema,
+  bindAgentsBody,
+  channelSchema,
+  createChannelBody,
+  quickReplyBody,
+  updateChannelBody,
+  workspaceSettingsBody,
+} from '@kefu/shared';
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import type { AppContext } from '../../context';
+import { route } from '../../http/route';
+import { bindAgent, loadAgents, unbindAgent } from '../agents/agent-service';
+import {
+  createChannel,
+  deleteChannel,
+  getChannel,
+  listChannels,
+  testChannel,
+  updateChannel,
+} from './channel-service';
+import {
+  createQuickReply,
+  deleteQuickReply,
+  getSettings,
+  listQuickReplies,
+  putSettings,
+} from './settings-service';
+
+const idParams = z.object({ id: z.string().min(1) });
+
+export function registerAdminRoutes(app: FastifyInstance, ctx: AppContext): void {
+  route(app, ctx, {
+    method: 'GET',
+    url: '/api/channels',
+    summary: 'Mini programs of the workspace, with the push URL and Token to paste into WeChat',
+    tags: ['admin'],
+    access: 'admin',
+    handler: async ({ caller }) => ({
+      items: await listChannels(ctx, caller.workspaceId, { withSecrets: true }),
+    }),
+  });
+  route(app, ctx, {
+    method: 'POST',
+    url: '/api/channels',
+    summary: 'Add a mini program (AppID, AppSecret, Token, EncodingAESKey, mode, format)',
+    tags: ['admin'],
+    access: 'admin',
+    body: createChannelBody,
+    response: channelSchema,
+    handler: ({ caller, body, reply }) => {
+      void reply.code(201);
+      return createChannel(ctx, caller.workspaceId, body);
+    },
+  });
+  route(app, ctx, {
+    method: 'GET',
+    url: '/api/channels/:id',
+    summary: 'One mini program',
+    tags: ['admin'],
+    access: 'admin',
+    params: idParams,
+    response: channelSchema,
+    handler: ({ caller, params }) => getChannel(ctx, caller.workspaceId, params.id),
+  });
+  route(app, ctx, {
+    method: 'PATCH',
+    url: '/api/channels/:id',
+    summary: 'Change a mini program’s settings or secrets',
+    tags: ['admin'],
+    access: 'admin',
+    params: idParams,
+    body: updateChannelBody,
+    response: channelSchema,
+    handler: ({ caller, params, body }) => updateChannel(ctx, caller.workspaceId, params.id, body),
+  });
+  route(app, ctx, {
+    method: 'DELETE',
+    url: '/api/channels/:id',
+    summary: 'Remove a mini program (history stays)',
+    tags: ['admin'],
+    access: 'admin',
+    params: idParams,
+    handler: async ({ caller, params }) =>
+      void (await deleteChannel(ctx, caller.workspaceId, params.id)),
+  });
+  route(app, ctx, {
+    method: 'POST',
+    url: '/api/channels/:id/test',
+    summary: 'Check the AppID/AppSecret against the token endpoint',
+    tags: ['admin'],
+    access: 'admin',
+    params: idParams,
+    handler: ({ caller, params }) => testChannel(ctx, caller.workspaceId, params.id),
+  });
+  route(app, ctx, {
+    method: 'PUT',
+    url: '/api/channels/:id/agents',
+    summary: 'Set which agents are bound to a mini program (at most 100)',
+    tags: ['admin'],
+    access: 'admin',
+    params: idParams,
+    body: bindAgentsBody,
+    response: z.object({ items: z.array(agentSchema) }),
+    handler: async ({ caller, params, body }) => {
+      const channel = await getChannel(ctx, caller.workspaceId, params.id);
+      const current = await ctx.db
+        .selectFrom('channelAgents')
+        .select('agentId')
+        .where('channelId', '=', channel.id)
+        .execute();
+      const wanted = new Set(body.agentIds);
+      for (const c of current)
+        if (!wanted.has(c.agentId))
+          await unbindAgent(ctx, caller.workspaceId, channel.id, c.agentId);
+      for (const id of body.agentIds) await bindAgent(ctx, caller.workspaceId, channel.id, id);
+      const bound = await ctx.db
+        .selectFrom('channelAgents')
+        .select('agentId')
+        .where('channelId', '=', channel.id)
+        .execute();
+      return {
+        items: await loadAgents(
+          ctx.db,
+          caller.workspaceId,
+          bound.map((b) => b.agentId),
+        ),
+      };
+    },
+  });
+  route(app, ctx, {
+    method: 'GET',
+    url: '/api/quick-replies',
+    summary: 'Quick replies of the workspace',
+    tags: ['admin'],
+    access: 'agent',
+    handler: async ({ caller }) => ({ items: await listQuickReplies(ctx, caller.workspaceId) }),
+  });
+  route(app, ctx, {
+    method: 'POST',
+    url: '/api/quick-replies',
+    summary: 'Add a quick reply (inserted with / in the composer)',
+    tags: ['admin'],
+    access: 'admin',
+    body: quickReplyBody,
+    handler: ({ caller, body, reply }) => {
+      void reply.code(201);
+      return createQuickReply(ctx, caller.workspaceId, body);
+    },
+  });
+  route(app, ctx, {
+    method: 'DELETE',
+    url: '/api/quick-replies/:id',
+    summary: 'Remove a quick reply',
+    tags: ['admin'],
+    access: 'admin',
+    params: idParams,
+    handler: async ({ caller, params }) =>
+      void (await deleteQuickReply(ctx, caller.workspaceId, params.id)),
+  });
+  route(app, ctx, {
+    method: 'GET',
+    url: '/api/settings',
+    summary: 'Workspace settings (sensitive words)',
+    tags: ['admin'],
+    access: 'admin',
+    handler: ({ caller }) => getSettings(ctx, caller.workspaceId),
+  });
+  route(app, ctx, {
+    method: 'PUT',
+    url: '/api/settings',
+    summary: 'Replace the sensitive-word list',
+    tags: ['admin'],
+    access: 'admin',
+    body: workspaceSettingsBody,
+    handler: ({ caller, body }) => putSettings(ctx, caller.workspaceId, body),
+  });
+}

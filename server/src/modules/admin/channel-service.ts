@@ -1,0 +1,180 @@
+import { LIMITS, type Channel, type createChannelBody, type updateChannelBody } from '@kefu/shared';
+import type { Selectable } from 'kysely';
+import type { z } from 'zod';
+import type { AppContext } from '../../context';
+import type { ChannelTable } from '../../db/schema';
+import { AppError } from '../../errors';
+import { newId } from '../../lib/ids';
+import { loadChannel, toRecord } from '../channels/channel-store';
+import { adapterFor, assertAllowedBase } from '../channels/registry';
+import { PlatformError } from '../channels/types';
+
+/** The push URL to paste into WeChat's console for this channel. */
+export function pushUrlOf(ctx: AppContext, channelId: string): string {
+  const base = (ctx.config.publicUrl ?? `http://localhost:${ctx.config.port}`).replace(/\/+$/, '');
+  return `${base}/wechat/${channelId}`;
+}
+
+async function view(
+  ctx: AppContext,
+  row: Selectable<ChannelTable>,
+  withSecrets: boolean,
+): Promise<Channel> {
+  const { n } = await ctx.db
+    .selectFrom('channelAgents')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('channelId', '=', row.id)
+    .executeTakeFirstOrThrow();
+  const rec = toRecord(ctx, row);
+  return {
+    id: row.id,
+    kind: 'wechat_mp',
+    name: row.name,
+    appId: row.appId,
+    originalId: row.originalId,
+    mode: row.mode,
+    format: row.format,
+    tokenEndpoint: row.tokenEndpoint,
+    idleMinutes: row.idleMinutes,
+    pushUrl: pushUrlOf(ctx, row.id),
+    ...(withSecrets ? { token: rec.secrets.token } : {}),
+    agentCount: Number(n),
+    agentLimit: LIMITS.agentsPerChannel,
+  };
+}
+
+export async function listChannels(
+  ctx: AppContext,
+  workspaceId: string,
+  opts: { withSecrets: boolean; onlyIds?: string[] },
+): Promise<Channel[]> {
+  let q = ctx.db
+    .selectFrom('channels')
+    .selectAll()
+    .where('workspaceId', '=', workspaceId)
+    .where('deletedAt', 'is', null);
+  if (opts.onlyIds) {
+    if (opts.onlyIds.length === 0) return [];
+    q = q.where('id', 'in', opts.onlyIds);
+  }
+  const rows = await q.orderBy('createdAt').execute();
+  return Promise.all(rows.map((r) => view(ctx, r, opts.withSecrets)));
+}
+
+export async function getChannel(
+  ctx: AppContext,
+  workspaceId: string,
+  id: string,
+): Promise<Channel> {
+  const row = await ctx.db
+    .selectFrom('channels')
+    .selectAll()
+    .where('id', '=', id)
+    .where('workspaceId', '=', workspaceId)
+    .where('deletedAt', 'is', null)
+    .executeTakeFirst();
+  if (!row) throw new AppError('CHANNEL_NOT_FOUND');
+  return view(ctx, row, true);
+}
+
+function checkSecurity(mode: string, aesKey: string | null | undefined): void {
+  if (mode !== 'plaintext' && !aesKey) {
+    throw new AppError(
+      'VALIDATION_FAILED',
+      'body.encodingAesKey: required for compatible and safe modes',
+      { field: 'encodingAesKey' },
+    );
+  }
+}
+
+export async function createChannel(
+  ctx: AppContext,
+  workspaceId: string,
+  input: z.infer<typeof createChannelBody>,
+): Promise<Channel> {
+  checkSecurity(input.mode, input.encodingAesKey);
+  if (input.apiBase) assertAllowedBase(ctx, input.apiBase);
+  const id = newId();
+  await ctx.db
+    .insertInto('channels')
+    .values({
+      id,
+      workspaceId,
+      kind: 'wechat_mp',
+      name: input.name,
+      appId: input.appId,
+      originalId: input.originalId,
+      secretsEnc: ctx.secrets.seal({
+        appSecret: input.appSecret,
+        token: input.token,
+        encodingAesKey: input.encodingAesKey ?? null,
+      }),
+      mode: input.mode,
+      format: input.format,
+      tokenEndpoint: input.tokenEndpoint,
+      apiBase: input.apiBase ?? null,
+      idleMinutes: input.idleMinutes,
+      createdAt: ctx.now(),
+      deletedAt: null,
+    })
+    .execute();
+  return getChannel(ctx, workspaceId, id);
+}
+
+export async function updateChannel(
+  ctx: AppContext,
+  workspaceId: string,
+  id: string,
+  input: z.infer<typeof updateChannelBody>,
+): Promise<Channel> {
+  const current = await loadChannel(ctx, id, ctx.db, workspaceId);
+  const secrets = {
+    appSecret: input.appSecret ?? current.secrets.appSecret,
+    token: input.token ?? current.secrets.token,
+    encodingAesKey:
+      input.encodingAesKey !== undefined ? input.encodingAesKey : current.secrets.encodingAesKey,
+  };
+  checkSecurity(input.mode ?? current.mode, secrets.encodingAesKey);
+  if (input.apiBase) assertAllowedBase(ctx, input.apiBase);
+  await ctx.db
+    .updateTable('channels')
+    .set({
+      ...(input.name !== undefined ? { name: input.name } : {}),
+      ...(input.appId !== undefined ? { appId: input.appId } : {}),
+      ...(input.originalId !== undefined ? { originalId: input.originalId } : {}),
+      ...(input.mode !== undefined ? { mode: input.mode } : {}),
+      ...(input.format !== undefined ? { format: input.format } : {}),
+      ...(input.tokenEndpoint !== undefined ? { tokenEndpoint: input.tokenEndpoint } : {}),
+      ...(input.apiBase !== undefined ? { apiBase: input.apiBase } : {}),
+      ...(input.idleMinutes !== undefined ? { idleMinutes: input.idleMinutes } : {}),
+      secretsEnc: ctx.secrets.seal(secrets),
+    })
+    .where('id', '=', id)
+    .execute();
+  return getChannel(ctx, workspaceId, id);
+}
+
+export async function deleteChannel(
+  ctx: AppContext,
+  workspaceId: string,
+  id: string,
+): Promise<void> {
+  await loadChannel(ctx, id, ctx.db, workspaceId);
+  await ctx.db.updateTable('channels').set({ deletedAt: ctx.now() }).where('id', '=', id).execute();
+}
+
+/** The admin's "test" button: asks the platform for a fresh token with these credentials. */
+export async function testChannel(
+  ctx: AppContext,
+  workspaceId: string,
+  id: string,
+): Promise<{ ok: boolean; error?: string; code?: number }> {
+  const channel = await loadChannel(ctx, id, ctx.db, workspaceId);
+  try {
+    await adapterFor(ctx, channel).checkCredentials(channel);
+    return { ok: true };
+  } catch (err) {
+    if (err instanceof PlatformError) return { ok: false, error: err.reason, code: err.code };
+    throw err;
+  }
+}

@@ -1,0 +1,40 @@
+import type { Selectable } from 'kysely';
+import type { AppContext } from '../../context';
+import type { Queryable } from '../../db/index';
+import type { ChannelTable } from '../../db/schema';
+import { AppError } from '../../errors';
+import type { ChannelRecord } from './types';
+
+export function toRecord(
+  ctx: Pick<AppContext, 'secrets'>,
+  row: Selectable<ChannelTable>,
+): ChannelRecord {
+  return {
+    id: row.id,
+    workspaceId: row.workspaceId,
+    kind: row.kind,
+    name: row.name,
+    appId: row.appId,
+    originalId: row.originalId,
+    mode: row.mode,
+    format: row.format,
+    tokenEndpoint: row.tokenEndpoint,
+    apiBase: row.apiBase,
+    idleMinutes: row.idleMinutes,
+    secrets: ctx.secrets.open(row.secretsEnc),
+  };
+}
+
+/** Loads a live channel with its secrets opened; unknown or deleted → CHANNEL_NOT_FOUND. */
+export async function loadChannel(
+  ctx: AppContext,
+  id: string,
+  db: Queryable = ctx.db,
+  workspaceId?: string,
+): Promise<ChannelRecord> {
+  let q = db.selectFrom('channels').selectAll().where('id', '=', id).where('deletedAt', 'is', null);
+  if (workspaceId) q = q.where('workspaceId', '=', workspaceId);
+  const row = await q.executeTakeFirst();
+  if (!row) throw new AppError('CHANNEL_NOT_FOUND');
+  return toRecord(ctx, row);
+}

@@ -1,0 +1,82 @@
+/**
+ * Platform-neutral shapes that channel adapters produce and consume. Nothing outside
+ * `channels/` sees a platform field name.
+ */
+export interface InboundMessage {
+  openid: string;
+  createTime: number;
+  /** Dedupe key: the platform message id, or user+time+event for events. */
+  dedupeKey: string;
+  platformMsgId: string | null;
+  type: 'text' | 'image' | 'miniprogrampage' | 'enter_session' | 'unsupported';
+  text?: string;
+  mediaId?: string;
+  picUrl?: string;
+  card?: { title: string; appId: string; pagePath: string; thumbUrl: string; thumbMediaId: string };
+  sessionFrom?: string;
+}
+
+export interface ChannelRecord {
+  id: string;
+  workspaceId: string;
+  kind: string;
+  name: string;
+  appId: string;
+  originalId: string;
+  mode: 'plaintext' | 'compatible' | 'safe';
+  format: 'xml' | 'json';
+  tokenEndpoint: 'stable' | 'classic';
+  apiBase: string | null;
+  idleMinutes: number;
+  secrets: { appSecret: string; token: string; encodingAesKey: string | null };
+}
+
+export type OutgoingPayload =
+  | { type: 'text'; text: string }
+  | { type: 'image'; media: MediaRef }
+  | {
+      type: 'miniprogrampage';
+      title: string;
+      pagePath: string;
+      appId?: string;
+      thumb: MediaRef | null;
+    }
+  | { type: 'link'; title: string; description: string; url: string; thumbUrl: string };
+
+/** An image Kefu holds, with the platform's id for it when one is still valid. */
+export interface MediaRef {
+  id: string;
+  mime: string;
+  data: Buffer;
+  platformMediaId: string | null;
+  platformChannelId: string | null;
+  platformExpiresAt: number | null;
+}
+
+/** A failed platform call: transient ones are retried, permanent ones mark the message failed. */
+export class PlatformError extends Error {
+  constructor(
+    readonly code: number,
+    readonly reason: string,
+    readonly transient: boolean,
+    /** How the failure changes the reply window, when it does. */
+    readonly windowEffect: 'closed' | 'exhausted' | null = null,
+  ) {
+    super(reason);
+  }
+}
+
+export interface ChannelAdapter {
+  /** Sends; returns platform media ids it uploaded so they can be reused while valid. */
+  send(
+    channel: ChannelRecord,
+    openid: string,
+    payload: OutgoingPayload,
+  ): Promise<{ uploaded: { mediaId: string; platformMediaId: string; expiresAt: number }[] }>;
+  fetchMedia(
+    channel: ChannelRecord,
+    platformMediaId: string,
+  ): Promise<{ data: Buffer; mime: string }>;
+  typing(channel: ChannelRecord, openid: string): Promise<void>;
+  checkCredentials(channel: ChannelRecord): Promise<void>;
+}

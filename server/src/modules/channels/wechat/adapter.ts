@@ -1,0 +1,127 @@
+import type { AppContext } from '../../../context';
+import { assertAllowedBase } from '../registry';
+import { PlatformError, type ChannelAdapter, type ChannelRecord, type MediaRef } from '../types';
+import { WechatApiClient, WechatApiError } from './api-client';
+
+/** A temp media_id lives 3 days; reuse it until an hour before that. */
+const MEDIA_TTL_MS = 3 * 24 * 3600_000;
+const MEDIA_MARGIN_MS = 3600_000;
+
+function toPlatformError(err: unknown): PlatformError {
+  if (err instanceof WechatApiError) {
+    const effect = err.errcode === 45015 ? 'closed' : err.errcode === 45047 ? 'exhausted' : null;
+    return new PlatformError(err.errcode, err.reason, err.transient, effect);
+  }
+  if (err instanceof PlatformError) return err;
+  return new PlatformError(-2, `Network error: ${(err as Error).message}`, true);
+}
+
+/** The WeChat mini-program channel: custom/send, media upload/get and typing via the API client. */
+export function createWechatAdapter(ctx: Pick<AppContext, 'config' | 'now'>): ChannelAdapter {
+  const clients = new Map<string, { key: string; client: WechatApiClient }>();
+
+  function clientFor(channel: ChannelRecord): WechatApiClient {
+    const baseUrl = channel.apiBase ?? ctx.config.wechatApiBase;
+    assertAllowedBase(ctx, baseUrl);
+    const key = [baseUrl, channel.appId, channel.secrets.appSecret, channel.tokenEndpoint].join(
+      '|',
+    );
+    const cached = clients.get(channel.id);
+    if (cached?.key === key) return cached.client;
+    const client = new WechatApiClient({
+      baseUrl,
+      appId: channel.appId,
+      appSecret: channel.secrets.appSecret,
+      tokenEndpoint: channel.tokenEndpoint,
+      now: ctx.now,
+    });
+    clients.set(channel.id, { key, client });
+    return client;
+  }
+
+  async function ensureUploaded(
+    client: WechatApiClient,
+    channel: ChannelRecord,
+    media: MediaRef,
+    uploaded: { mediaId: string; platformMediaId: string; expiresAt: number }[],
+  ): Promise<string> {
+    const now = ctx.now();
+    if (
+      media.platformMediaId &&
+      media.platformChannelId === channel.id &&
+      (media.platformExpiresAt ?? 0) > now + MEDIA_MARGIN_MS
+    ) {
+      return media.platformMediaId;
+    }
+    const { mediaId } = await client.uploadImage(media.data, media.mime);
+    uploaded.push({ mediaId: media.id, platformMediaId: mediaId, expiresAt: now + MEDIA_TTL_MS });
+    return mediaId;
+  }
+
+  return {
+    async send(channel, openid, payload) {
+      const uploaded: { mediaId: string; platformMediaId: string; expiresAt: number }[] = [];
+      try {
+        const client = clientFor(channel);
+        switch (payload.type) {
+          case 'text':
+            await client.sendMessage(openid, { type: 'text', text: payload.text });
+            break;
+          case 'image':
+            await client.sendMessage(openid, {
+              type: 'image',
+              mediaId: await ensureUploaded(client, channel, payload.media, uploaded),
+            });
+            break;
+          case 'miniprogrampage': {
+            if (!payload.thumb)
+              throw new PlatformError(0, 'A mini-program card needs a cover image', false);
+            const thumbMediaId = await ensureUploaded(client, channel, payload.thumb, uploaded);
+            await client.sendMessage(openid, {
+              type: 'miniprogrampage',
+              title: payload.title,
+              pagePath: payload.pagePath,
+              thumbMediaId,
+              appId: payload.appId ?? channel.appId,
+            });
+            break;
+          }
+          case 'link':
+            await client.sendMessage(openid, {
+              type: 'link',
+              title: payload.title,
+              description: payload.description,
+              url: payload.url,
+              thumbUrl: payload.thumbUrl,
+            });
+            break;
+        }
+        return { uploaded };
+      } catch (err) {
+        throw toPlatformError(err);
+      }
+    },
+    async fetchMedia(channel, platformMediaId) {
+      try {
+        const { bytes, contentType } = await clientFor(channel).getMedia(platformMediaId);
+        return { data: bytes, mime: contentType };
+      } catch (err) {
+        throw toPlatformError(err);
+      }
+    },
+    async typing(channel, openid) {
+      try {
+        await clientFor(channel).typing(openid, 'Typing');
+      } catch (err) {
+        throw toPlatformError(err);
+      }
+    },
+    async checkCredentials(channel) {
+      try {
+        await clientFor(channel).checkCredentials();
+      } catch (err) {
+        throw toPlatformError(err);
+      }
+    },
+  };
+}

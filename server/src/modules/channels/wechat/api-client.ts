@@ -1,0 +1,259 @@
+/**
+ * The WeChat server API client (protocol §3): access token, custom send, temporary media and
+ * typing. Every request goes to the configured base URL only, with a timeout; a stale-token
+ * errcode refreshes the token once and retries once.
+ */
+import { ERRCODE_HTTP, ERRCODE_NETWORK, TOKEN_ERRCODES, WechatApiError } from './api-errors';
+import {
+  errmsgOf,
+  expectOk,
+  looksLikeJson,
+  networkMessage,
+  tryParseJson,
+  unexpected,
+  type JsonObject,
+  type RawResponse,
+} from './api-response';
+import { sendBody, type OutboundPayload } from './outbound-payload';
+import { MemoryTokenStore, type StoredToken, type TokenStore } from './token-store';
+
+// Callers catch this next to the client; re-exported so one import serves both.
+export { WechatApiError } from './api-errors';
+
+export interface WechatApiClientOptions {
+  /** e.g. https://api.weixin.qq.com, or the emulator's URL. */
+  baseUrl: string;
+  appId: string;
+  appSecret: string;
+  /** `stable` = POST /cgi-bin/stable_token (recommended); `classic` = GET /cgi-bin/token. */
+  tokenEndpoint: 'stable' | 'classic';
+  fetchImpl?: typeof fetch;
+  /** Per request; default 10 s. */
+  timeoutMs?: number;
+  /** ms epoch clock; default Date.now. */
+  now?: () => number;
+  tokenStore?: TokenStore;
+}
+
+export type TypingCommand = 'Typing' | 'CancelTyping';
+
+type BodyFactory = () => { body: RequestInit['body']; headers?: Record<string, string> };
+
+/** A token is reused until 5 minutes before WeChat's expiry. */
+const REFRESH_MARGIN_MS = 5 * 60_000;
+const DEFAULT_TIMEOUT_MS = 10_000;
+const TYPING_PATHS = ['/cgi-bin/message/custom/typing', '/cgi-bin/message/custom/business/typing'];
+/** Answers that mean "this typing endpoint is not the one for this account": try the other. */
+const WRONG_ENDPOINT_ERRCODES: ReadonlySet<number> = new Set([404, 40101, 40200, 48001]);
+
+/** One mini program's API client. Share one instance per AppID so single-flight holds. */
+export class WechatApiClient {
+  private readonly baseUrl: string;
+  private readonly fetchImpl: typeof fetch;
+  private readonly timeoutMs: number;
+  private readonly now: () => number;
+  private readonly store: TokenStore;
+  private inflight: Promise<StoredToken> | null = null;
+  /** The typing endpoint that last worked is tried first. */
+  private typingPaths: string[] = [...TYPING_PATHS];
+
+  constructor(private readonly options: WechatApiClientOptions) {
+    this.baseUrl = options.baseUrl.replace(/\/+$/, '');
+    this.fetchImpl = options.fetchImpl ?? ((input, init) => fetch(input, init));
+    this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.now = options.now ?? Date.now;
+    this.store = options.tokenStore ?? new MemoryTokenStore();
+  }
+
+  /** The cached access token, or a fresh one; concurrent callers share one token request. */
+  async getAccessToken(force = false): Promise<string> {
+    if (!force) {
+      const cached = await this.store.get(this.options.appId);
+      if (cached && this.now() < cached.expiresAt - REFRESH_MARGIN_MS) return cached.token;
+    }
+    return (await this.fetchTokenOnce()).token;
+  }
+
+  /** Fetches a fresh token; throws WechatApiError when the AppID/AppSecret are refused. */
+  async checkCredentials(): Promise<void> {
+    await this.getAccessToken(true);
+  }
+
+  /** POST /cgi-bin/message/custom/send. */
+  async sendMessage(openid: string, msg: OutboundPayload): Promise<void> {
+    await this.postJson('/cgi-bin/message/custom/send', sendBody(openid, msg));
+  }
+
+  /** Uploads a temporary image (valid 3 days); createdAt is ms epoch. */
+  async uploadImage(
+    bytes: Buffer,
+    mime: string,
+    filename?: string,
+  ): Promise<{ mediaId: string; createdAt: number }> {
+    const name = filename ?? `image.${extensionFor(mime)}`;
+    const raw = await this.callWithToken('POST', '/cgi-bin/media/upload', { type: 'image' }, () => {
+      const form = new FormData();
+      form.append('media', new Blob([new Uint8Array(bytes)], { type: mime }), name);
+      return { body: form };
+    });
+    const json = expectOk(raw);
+    const mediaId = json.media_id;
+    if (typeof mediaId !== 'string' || mediaId === '') {
+      throw unexpected('WeChat answered the upload without a media_id', raw.status);
+    }
+    const createdAt = typeof json.created_at === 'number' ? json.created_at * 1000 : this.now();
+    return { mediaId, createdAt };
+  }
+
+  /** Downloads a temporary media file; a JSON body is an error (or an unsupported video). */
+  async getMedia(mediaId: string): Promise<{ bytes: Buffer; contentType: string }> {
+    const raw = await this.callWithToken('GET', '/cgi-bin/media/get', { media_id: mediaId });
+    const json = looksLikeJson(raw) ? tryParseJson(raw.body) : null;
+    if (json) {
+      expectOk(raw);
+      throw unexpected('The media is not an image (WeChat returned a link)', raw.status);
+    }
+    if (raw.status < 200 || raw.status >= 300) {
+      throw new WechatApiError({
+        errcode: ERRCODE_HTTP,
+        errmsg: `HTTP ${raw.status}`,
+        httpStatus: raw.status,
+      });
+    }
+    return { bytes: raw.body, contentType: raw.contentType || 'application/octet-stream' };
+  }
+
+  /** Shows or cancels "typing"; tries /custom/typing, then /custom/business/typing. */
+  async typing(openid: string, command: TypingCommand): Promise<void> {
+    let lastError: unknown = null;
+    for (const path of [...this.typingPaths]) {
+      try {
+        await this.postJson(path, { touser: openid, command });
+        this.typingPaths = [path, ...TYPING_PATHS.filter((p) => p !== path)];
+        return;
+      } catch (err) {
+        if (!(err instanceof WechatApiError) || !isWrongEndpoint(err)) throw err;
+        lastError = err;
+      }
+    }
+    throw lastError;
+  }
+
+  private async postJson(path: string, payload: JsonObject): Promise<JsonObject> {
+    const raw = await this.callWithToken('POST', path, {}, () => ({
+      body: JSON.stringify(payload),
+      headers: { 'content-type': 'application/json; charset=utf-8' },
+    }));
+    return expectOk(raw);
+  }
+
+  /** One API call with the access token; on a stale-token errcode, refresh once and retry. */
+  private async callWithToken(
+    method: 'GET' | 'POST',
+    path: string,
+    query: Record<string, string>,
+    makeBody?: BodyFactory,
+  ): Promise<RawResponse> {
+    let token = await this.getAccessToken();
+    for (let attempt = 0; ; attempt++) {
+      const raw = await this.request(method, path, { ...query, access_token: token }, makeBody);
+      const json = looksLikeJson(raw) ? tryParseJson(raw.body) : null;
+      const errcode = json && typeof json.errcode === 'number' ? json.errcode : 0;
+      if (!TOKEN_ERRCODES.has(errcode)) return raw;
+      if (attempt > 0) {
+        throw new WechatApiError({ errcode, errmsg: errmsgOf(json), transient: true });
+      }
+      token = await this.tokenAfterRejection(token);
+    }
+  }
+
+  /** A token other than the one just refused: someone else's refresh, or a new fetch. */
+  private async tokenAfterRejection(rejected: string): Promise<string> {
+    const cached = await this.store.get(this.options.appId);
+    if (cached && cached.token !== rejected && this.now() < cached.expiresAt) return cached.token;
+    return (await this.fetchTokenOnce()).token;
+  }
+
+  private fetchTokenOnce(): Promise<StoredToken> {
+    this.inflight ??= this.fetchToken().finally(() => {
+      this.inflight = null;
+    });
+    return this.inflight;
+  }
+
+  private async fetchToken(): Promise<StoredToken> {
+    const { appId, appSecret, tokenEndpoint } = this.options;
+    const raw =
+      tokenEndpoint === 'stable'
+        ? await this.request('POST', '/cgi-bin/stable_token', {}, () => ({
+            // Normal mode: force_refresh would invalidate the token other callers still hold.
+            body: JSON.stringify({
+              grant_type: 'client_credential',
+              appid: appId,
+              secret: appSecret,
+              force_refresh: false,
+            }),
+            headers: { 'content-type': 'application/json; charset=utf-8' },
+          }))
+        : await this.request('GET', '/cgi-bin/token', {
+            grant_type: 'client_credential',
+            appid: appId,
+            secret: appSecret,
+          });
+    const json = expectOk(raw, true);
+    const token = json.access_token;
+    const expiresIn = json.expires_in;
+    if (typeof token !== 'string' || token === '' || typeof expiresIn !== 'number') {
+      throw unexpected('WeChat answered the token request without a token', raw.status);
+    }
+    const value = { token, expiresAt: this.now() + expiresIn * 1000 };
+    await this.store.set(appId, value);
+    return value;
+  }
+
+  /** The HTTP exchange; network failures, timeouts and 5xx become transient errcode -2. */
+  private async request(
+    method: 'GET' | 'POST',
+    path: string,
+    query: Record<string, string>,
+    makeBody?: BodyFactory,
+  ): Promise<RawResponse> {
+    const url = `${this.baseUrl}${path}?${new URLSearchParams(query).toString()}`;
+    const made = makeBody?.();
+    let res: Response;
+    let body: Buffer;
+    try {
+      res = await this.fetchImpl(url, {
+        method,
+        body: made?.body ?? null,
+        headers: made?.headers ?? {},
+        signal: AbortSignal.timeout(this.timeoutMs),
+      });
+      body = Buffer.from(await res.arrayBuffer());
+    } catch (err) {
+      const timedOut = err instanceof Error && err.name === 'TimeoutError';
+      const errmsg = timedOut ? `timeout after ${this.timeoutMs} ms` : networkMessage(err);
+      throw new WechatApiError({ errcode: ERRCODE_NETWORK, errmsg, transient: true });
+    }
+    if (res.status >= 500) {
+      throw new WechatApiError({
+        errcode: ERRCODE_NETWORK,
+        errmsg: `HTTP ${res.status}`,
+        transient: true,
+        reason: `WeChat answered with server error HTTP ${res.status} (${ERRCODE_NETWORK})`,
+        httpStatus: res.status,
+      });
+    }
+    return { status: res.status, contentType: res.headers.get('content-type') ?? '', body };
+  }
+}
+
+function isWrongEndpoint(err: WechatApiError): boolean {
+  return err.httpStatus === 404 || WRONG_ENDPOINT_ERRCODES.has(err.errcode);
+}
+
+function extensionFor(mime: string): string {
+  if (mime.includes('png')) return 'png';
+  if (mime.includes('gif')) return 'gif';
+  return 'jpg';
+}

@@ -1,0 +1,43 @@
+import type { Conversation, listConversationsQuery } from '@kefu/shared';
+import type { z } from 'zod';
+import type { AppContext } from '../../context';
+import type { Caller } from '../agents/auth';
+import { loadConversations } from './views';
+
+const SUPERVISING = new Set(['owner', 'admin', 'supervisor']);
+
+/**
+ * Lists conversations the caller may see: agents see the channels they are bound to;
+ * supervisors and admins see the whole workspace.
+ */
+export async function listConversations(
+  ctx: AppContext,
+  caller: Caller,
+  query: z.infer<typeof listConversationsQuery>,
+): Promise<Conversation[]> {
+  let q = ctx.db
+    .selectFrom('conversations as c')
+    .select(['c.id'])
+    .where('c.workspaceId', '=', caller.workspaceId);
+  if (!SUPERVISING.has(caller.role)) {
+    q = q.where(
+      'c.channelId',
+      'in',
+      ctx.db.selectFrom('channelAgents').select('channelId').where('agentId', '=', caller.agentId),
+    );
+  }
+  if (query.state === 'open') q = q.where('c.state', 'in', ['queued', 'active', 'idle']);
+  else if (query.state) q = q.where('c.state', '=', query.state);
+  if (query.mine === '1' || query.mine === 'true') q = q.where('c.agentId', '=', caller.agentId);
+  if (query.channelId) q = q.where('c.channelId', '=', query.channelId);
+  if (query.customerId) q = q.where('c.customerId', '=', query.customerId);
+  if (query.state === 'queued') {
+    q = q.orderBy('c.queuedAt').orderBy('c.id');
+    if (query.before !== undefined) q = q.where('c.queuedAt', '>', query.before);
+  } else {
+    q = q.orderBy('c.lastMessageAt', 'desc').orderBy('c.id');
+    if (query.before !== undefined) q = q.where('c.lastMessageAt', '<', query.before);
+  }
+  const ids = (await q.limit(query.limit).execute()).map((r) => r.id);
+  return loadConversations(ctx.db, caller.workspaceId, ids, ctx.now());
+}

@@ -1,0 +1,277 @@
+import type { Message } from '@kefu/shared';
+import { sql } from 'kysely';
+import type { AppContext } from '../../context';
+import type { Selectable } from 'kysely';
+import type { OutboxTable } from '../../db/schema';
+import { loadChannel } from '../channels/channel-store';
+import { adapterFor } from '../channels/registry';
+import { PlatformError, type MediaRef, type OutgoingPayload } from '../channels/types';
+import { onPlatformError } from '../channels/wechat/reply-window';
+import { messageView } from '../conversations/views';
+import { sniffImage, storeImage } from './media-service';
+
+const MAX_ATTEMPTS = 8;
+const LOCK_MS = 60_000;
+
+/** Backoff for transient failures: 1 s, 2 s, 4 s … capped at 5 minutes. */
+export function backoffMs(attempts: number): number {
+  return Math.min(1000 * 2 ** Math.max(0, attempts - 1), 300_000);
+}
+
+type Job = Selectable<OutboxTable>;
+
+/**
+ * Claims due jobs. PostgreSQL: FOR UPDATE SKIP LOCKED so several nodes share the outbox without
+ * taking the same row; SQLite has one writer, so a plain conditional update is enough.
+ */
+async function claim(ctx: AppContext, limit: number): Promise<Job[]> {
+  const now = ctx.now();
+  return ctx.db.transaction().execute(async (tx) => {
+    const due = tx
+      .selectFrom('outbox')
+      .select('id')
+      .where('nextAttemptAt', '<=', now)
+      .where((eb) => eb.or([eb('lockedUntil', 'is', null), eb('lockedUntil', '<', now)]))
+      .orderBy('id')
+      .limit(limit);
+    const ids = (
+      ctx.dialect === 'postgres'
+        ? await due.modifyEnd(sql`for update skip locked`).execute()
+        : await due.execute()
+    ).map((r) => r.id);
+    if (ids.length === 0) return [];
+    return tx
+      .updateTable('outbox')
+      .set({ lockedUntil: now + LOCK_MS, lockedBy: ctx.config.nodeId })
+      .where('id', 'in', ids)
+      .returningAll()
+      .execute()
+      .then((rows) => rows.sort((a, b) => Number(a.id) - Number(b.id)));
+  });
+}
+
+async function mediaRef(ctx: AppContext, id: string | null | undefined): Promise<MediaRef | null> {
+  if (!id) return null;
+  const m = await ctx.db.selectFrom('media').selectAll().where('id', '=', id).executeTakeFirst();
+  return m
+    ? {
+        id: m.id,
+        mime: m.mime,
+        data: m.data,
+        platformMediaId: m.platformMediaId,
+        platformChannelId: m.platformChannelId,
+        platformExpiresAt: m.platformExpiresAt == null ? null : Number(m.platformExpiresAt),
+      }
+    : null;
+}
+
+async function payloadFor(ctx: AppContext, msg: Message): Promise<OutgoingPayload> {
+  switch (msg.kind) {
+    case 'text':
+      return { type: 'text', text: msg.body.text ?? '' };
+    case 'image': {
+      const media = await mediaRef(ctx, msg.mediaId);
+      if (!media) throw new PlatformError(0, 'The image is no longer stored', false);
+      return { type: 'image', media };
+    }
+    case 'miniprogrampage': {
+      const card = msg.body.card!;
+      return {
+        type: 'miniprogrampage',
+        title: card.title,
+        pagePath: card.pagePath,
+        ...(card.appId ? { appId: card.appId } : {}),
+        thumb: await mediaRef(ctx, msg.mediaId),
+      };
+    }
+    case 'link':
+      return { type: 'link', ...msg.body.link! };
+    default:
+      throw new PlatformError(0, `Cannot send a ${msg.kind} message`, false);
+  }
+}
+
+async function finish(
+  ctx: AppContext,
+  job: Job,
+  patch: Partial<Pick<Message, 'delivery' | 'errorCode' | 'errorReason' | 'sentAt' | 'mediaId'>>,
+  body?: Message['body'],
+): Promise<void> {
+  await ctx.transact(async (u) => {
+    await u.tx
+      .updateTable('messages')
+      .set({ ...patch, ...(body ? { body: JSON.stringify(body) } : {}) })
+      .where('id', '=', job.messageId)
+      .execute();
+    await u.tx.deleteFrom('outbox').where('id', '=', job.id).execute();
+    const row = await u.tx
+      .selectFrom('messages')
+      .selectAll()
+      .where('id', '=', job.messageId)
+      .executeTakeFirstOrThrow();
+    await u.emit(
+      job.workspaceId,
+      { channelId: job.channelId },
+      { name: 'message.updated', data: { message: messageView(row) } },
+    );
+  });
+}
+
+async function runSend(ctx: AppContext, job: Job, msg: Message, openid: string): Promise<void> {
+  const channel = await loadChannel(ctx, job.channelId);
+  const { uploaded } = await adapterFor(ctx, channel).send(
+    channel,
+    openid,
+    await payloadFor(ctx, msg),
+  );
+  for (const up of uploaded) {
+    await ctx.db
+      .updateTable('media')
+      .set({
+        platformMediaId: up.platformMediaId,
+        platformChannelId: channel.id,
+        platformExpiresAt: up.expiresAt,
+      })
+      .where('id', '=', up.mediaId)
+      .execute();
+  }
+  await finish(ctx, job, {
+    delivery: 'sent',
+    sentAt: ctx.now(),
+    errorCode: null,
+    errorReason: null,
+  });
+}
+
+async function runFetchMedia(ctx: AppContext, job: Job, msg: Message): Promise<void> {
+  const channel = await loadChannel(ctx, job.channelId);
+  const platformMediaId = msg.body.params?.platformMediaId ?? '';
+  const { data } = await adapterFor(ctx, channel).fetchMedia(channel, platformMediaId);
+  if (!sniffImage(data))
+    throw new PlatformError(0, 'The platform returned something that is not an image', false);
+  const stored = await storeImage(ctx.db, ctx.now(), job.workspaceId, data);
+  if (msg.kind === 'miniprogrampage') {
+    await finish(
+      ctx,
+      job,
+      {},
+      { ...msg.body, card: { ...msg.body.card!, thumbMediaId: stored.id } },
+    );
+  } else {
+    await finish(ctx, job, { mediaId: stored.id });
+  }
+}
+
+async function fail(ctx: AppContext, job: Job, err: PlatformError): Promise<void> {
+  if (job.job === 'fetch_media') {
+    // The customer's message stays; only its picture is missing, and the reason says why.
+    await finish(ctx, job, { errorCode: err.code, errorReason: err.reason });
+    return;
+  }
+  await ctx.transact(async (u) => {
+    const msg = await u.tx
+      .selectFrom('messages')
+      .select(['customerId'])
+      .where('id', '=', job.messageId)
+      .executeTakeFirstOrThrow();
+    const customer = await u.tx
+      .selectFrom('customers')
+      .selectAll()
+      .where('id', '=', msg.customerId)
+      .executeTakeFirstOrThrow();
+    const w = {
+      expiresAt: customer.windowExpiresAt == null ? null : Number(customer.windowExpiresAt),
+      quotaLeft: customer.windowQuota,
+    };
+    // The platform's word wins over our count; a failure that was not about the window gives the slot back.
+    const next = err.windowEffect
+      ? onPlatformError(w, err.code, ctx.now())
+      : { ...w, quotaLeft: w.quotaLeft + 1 };
+    await u.tx
+      .updateTable('customers')
+      .set({ windowExpiresAt: next.expiresAt, windowQuota: next.quotaLeft })
+      .where('id', '=', customer.id)
+      .execute();
+  });
+  await finish(ctx, job, { delivery: 'failed', errorCode: err.code, errorReason: err.reason });
+}
+
+async function runJob(ctx: AppContext, job: Job): Promise<void> {
+  const row = await ctx.db
+    .selectFrom('messages')
+    .selectAll()
+    .where('id', '=', job.messageId)
+    .executeTakeFirst();
+  if (!row) return void (await ctx.db.deleteFrom('outbox').where('id', '=', job.id).execute());
+  const msg = messageView(row);
+  try {
+    if (job.job === 'fetch_media') await runFetchMedia(ctx, job, msg);
+    else {
+      const customer = await ctx.db
+        .selectFrom('customers')
+        .select('openid')
+        .where('id', '=', row.customerId)
+        .executeTakeFirstOrThrow();
+      await runSend(ctx, job, msg, customer.openid);
+    }
+  } catch (e) {
+    const err =
+      e instanceof PlatformError
+        ? e
+        : new PlatformError(-2, `Unexpected error: ${(e as Error).message}`, true);
+    if (err.transient && job.attempts + 1 < MAX_ATTEMPTS) {
+      await ctx.db
+        .updateTable('outbox')
+        .set({
+          attempts: job.attempts + 1,
+          nextAttemptAt: ctx.now() + backoffMs(job.attempts + 1),
+          lockedUntil: null,
+          lockedBy: null,
+          lastError: `${err.code}: ${err.reason}`,
+        })
+        .where('id', '=', job.id)
+        .execute();
+      throw err;
+    }
+    ctx.log.warn(
+      { messageId: job.messageId, code: err.code, reason: err.reason },
+      'outbox job failed for good',
+    );
+    await fail(ctx, job, err);
+  }
+}
+
+/**
+ * One pass over the outbox. Jobs for one customer run in order; after a transient failure the
+ * customer's later jobs wait for the next pass, so replies never overtake each other.
+ */
+export async function processOutbox(ctx: AppContext, batch = 20): Promise<number> {
+  const jobs = await claim(ctx, batch);
+  const blocked = new Set<string>();
+  for (const job of jobs) {
+    const key = job.job === 'send' ? await customerOf(ctx, job.messageId) : job.messageId;
+    if (blocked.has(key)) {
+      await ctx.db
+        .updateTable('outbox')
+        .set({ lockedUntil: null, lockedBy: null })
+        .where('id', '=', job.id)
+        .execute();
+      continue;
+    }
+    try {
+      await runJob(ctx, job);
+    } catch {
+      blocked.add(key);
+    }
+  }
+  return jobs.length;
+}
+
+async function customerOf(ctx: AppContext, messageId: string): Promise<string> {
+  const r = await ctx.db
+    .selectFrom('messages')
+    .select('customerId')
+    .where('id', '=', messageId)
+    .executeTakeFirst();
+  return r?.customerId ?? messageId;
+}

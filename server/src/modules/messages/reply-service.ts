@@ -1,0 +1,228 @@
+import type { Message, SendMessageBody } from '@kefu/shared';
+import type { AppContext } from '../../context';
+import { AppError } from '../../errors';
+import type { Caller } from '../agents/auth';
+import { afterSend, checkSend } from '../channels/wechat/reply-window';
+import { appendMessage } from '../conversations/conversation-repo';
+import { messageView, windowView } from '../conversations/views';
+
+/** Per-agent send rate limit (per node): a burst of 20 within 10 s. */
+class SendLimiter {
+  private readonly sent = new Map<string, number[]>();
+  check(agentId: string, now: number): void {
+    const recent = (this.sent.get(agentId) ?? []).filter((t) => now - t < 10_000);
+    if (recent.length >= 20) throw new AppError('MESSAGE_RATE_LIMITED');
+    recent.push(now);
+    this.sent.set(agentId, recent);
+  }
+}
+const limiter = new SendLimiter();
+
+async function existingByClientId(
+  ctx: AppContext,
+  caller: Caller,
+  clientId: string,
+): Promise<Message | null> {
+  const row = await ctx.db
+    .selectFrom('messages')
+    .selectAll()
+    .where('agentId', '=', caller.agentId)
+    .where('clientId', '=', clientId)
+    .executeTakeFirst();
+  return row ? messageView(row) : null;
+}
+
+function findSensitive(text: string, words: string[]): string | null {
+  const lower = text.toLowerCase();
+  return words.find((w) => w && lower.includes(w.toLowerCase())) ?? null;
+}
+
+function bodyFor(input: SendMessageBody): { body: Message['body']; mediaId: string | null } {
+  switch (input.kind) {
+    case 'text':
+      return { body: { text: input.text }, mediaId: null };
+    case 'image':
+      return { body: {}, mediaId: input.mediaId };
+    case 'miniprogrampage':
+      return { body: { card: input.card }, mediaId: input.card.thumbMediaId ?? null };
+    case 'link':
+      return { body: { link: input.link }, mediaId: null };
+  }
+}
+
+/**
+ * Accepts an agent's reply: checks the conversation, the words, the reply window and quota, then
+ * writes the message (pending) and its outbox row in one transaction. The worker sends it.
+ * The same clientId twice returns the first message and sends once.
+ */
+export async function sendReply(
+  ctx: AppContext,
+  caller: Caller,
+  conversationId: string,
+  input: SendMessageBody,
+): Promise<Message> {
+  const existing = await existingByClientId(ctx, caller, input.clientId);
+  if (existing) return existing;
+  const ws = await ctx.db
+    .selectFrom('workspaces')
+    .select('sensitiveWords')
+    .where('id', '=', caller.workspaceId)
+    .executeTakeFirstOrThrow();
+  const texts = [
+    input.kind === 'text' ? input.text : '',
+    input.kind === 'miniprogrampage' ? input.card.title : '',
+    input.kind === 'link' ? input.link.title + input.link.description : '',
+  ];
+  const hit = findSensitive(texts.join('\n'), JSON.parse(ws.sensitiveWords) as string[]);
+  if (hit) throw new AppError('MESSAGE_SENSITIVE_WORD', undefined, { word: hit });
+  const { body, mediaId } = bodyFor(input);
+  if (mediaId) {
+    const media = await ctx.db
+      .selectFrom('media')
+      .select('id')
+      .where('id', '=', mediaId)
+      .where('workspaceId', '=', caller.workspaceId)
+      .executeTakeFirst();
+    if (!media) throw new AppError('MEDIA_NOT_FOUND');
+  }
+  limiter.check(caller.agentId, ctx.now());
+  try {
+    return await ctx.transact(async (u) => {
+      const conv = await u.tx
+        .selectFrom('conversations')
+        .selectAll()
+        .where('id', '=', conversationId)
+        .where('workspaceId', '=', caller.workspaceId)
+        .executeTakeFirst();
+      if (!conv) throw new AppError('CONV_NOT_FOUND');
+      if (conv.state === 'closed') throw new AppError('CONV_CLOSED');
+      if (conv.agentId !== caller.agentId)
+        throw new AppError(conv.state === 'queued' ? 'CONV_NOT_ACTIVE' : 'CONV_NOT_YOURS');
+      if (conv.state !== 'active') throw new AppError('CONV_NOT_ACTIVE');
+      const customer = await u.tx
+        .selectFrom('customers')
+        .selectAll()
+        .where('id', '=', conv.customerId)
+        .executeTakeFirstOrThrow();
+      const now = ctx.now();
+      const w = {
+        expiresAt: customer.windowExpiresAt == null ? null : Number(customer.windowExpiresAt),
+        quotaLeft: customer.windowQuota,
+      };
+      const refusal = checkSend(w, now);
+      if (refusal) throw new AppError(refusal, undefined, { window: windowView(customer, now) });
+      const next = afterSend(w);
+      await u.tx
+        .updateTable('customers')
+        .set({ windowQuota: next.quotaLeft })
+        .where('id', '=', customer.id)
+        .execute();
+      const message = await appendMessage(
+        u,
+        conv,
+        {
+          direction: 'out',
+          sender: 'agent',
+          agentId: caller.agentId,
+          kind: input.kind,
+          body: JSON.stringify(body),
+          mediaId,
+          clientId: input.clientId,
+          delivery: 'pending',
+          createdAt: now,
+        },
+        now,
+      );
+      await u.tx
+        .insertInto('outbox')
+        .values({
+          workspaceId: caller.workspaceId,
+          messageId: message.id,
+          job: 'send',
+          channelId: conv.channelId,
+          attempts: 0,
+          nextAttemptAt: now,
+          lockedUntil: null,
+          lockedBy: null,
+          lastError: null,
+          createdAt: now,
+        })
+        .execute();
+      u.after(() => ctx.kicks.outbox());
+      return message;
+    });
+  } catch (err) {
+    // Two identical posts racing: the unique (agent_id, client_id) lets one in; return it.
+    const again = await existingByClientId(ctx, caller, input.clientId);
+    if (again) return again;
+    throw err;
+  }
+}
+
+/** Puts a failed message back in the outbox (the window is checked again). */
+export async function retryMessage(
+  ctx: AppContext,
+  caller: Caller,
+  messageId: string,
+): Promise<Message> {
+  return ctx.transact(async (u) => {
+    const msg = await u.tx
+      .selectFrom('messages')
+      .selectAll()
+      .where('id', '=', messageId)
+      .where('workspaceId', '=', caller.workspaceId)
+      .executeTakeFirst();
+    if (!msg) throw new AppError('MESSAGE_NOT_FOUND');
+    if (msg.delivery !== 'failed') throw new AppError('MESSAGE_NOT_FAILED');
+    const customer = await u.tx
+      .selectFrom('customers')
+      .selectAll()
+      .where('id', '=', msg.customerId)
+      .executeTakeFirstOrThrow();
+    const now = ctx.now();
+    const w = {
+      expiresAt: customer.windowExpiresAt == null ? null : Number(customer.windowExpiresAt),
+      quotaLeft: customer.windowQuota,
+    };
+    const refusal = checkSend(w, now);
+    if (refusal) throw new AppError(refusal, undefined, { window: windowView(customer, now) });
+    await u.tx
+      .updateTable('customers')
+      .set({ windowQuota: afterSend(w).quotaLeft })
+      .where('id', '=', customer.id)
+      .execute();
+    await u.tx
+      .updateTable('messages')
+      .set({ delivery: 'pending', errorCode: null, errorReason: null })
+      .where('id', '=', msg.id)
+      .execute();
+    await u.tx
+      .insertInto('outbox')
+      .values({
+        workspaceId: msg.workspaceId,
+        messageId: msg.id,
+        job: 'send',
+        channelId: msg.channelId,
+        attempts: 0,
+        nextAttemptAt: now,
+        lockedUntil: null,
+        lockedBy: null,
+        lastError: null,
+        createdAt: now,
+      })
+      .execute();
+    const message = messageView({
+      ...msg,
+      delivery: 'pending',
+      errorCode: null,
+      errorReason: null,
+    });
+    await u.emit(
+      msg.workspaceId,
+      { channelId: msg.channelId },
+      { name: 'message.updated', data: { message } },
+    );
+    u.after(() => ctx.kicks.outbox());
+    return message;
+  });
+}
