@@ -7,7 +7,7 @@ import { loadChannel } from '../channels/channel-store';
 import { adapterFor } from '../channels/registry';
 import { PlatformError, type MediaRef, type OutgoingPayload } from '../channels/types';
 import { onPlatformError } from '../channels/wechat/reply-window';
-import { messageView } from '../conversations/views';
+import { loadConversation, messageView } from '../conversations/views';
 import { sniffImage, storeImage } from './media-service';
 
 const MAX_ATTEMPTS = 8;
@@ -192,6 +192,20 @@ async function fail(ctx: AppContext, job: Job, err: PlatformError): Promise<void
       .set({ windowExpiresAt: next.expiresAt, windowQuota: next.quotaLeft })
       .where('id', '=', customer.id)
       .execute();
+    const open = await u.tx
+      .selectFrom('conversations')
+      .select('id')
+      .where('customerId', '=', customer.id)
+      .where('state', '!=', 'closed')
+      .execute();
+    for (const c of open) {
+      const conversation = await loadConversation(u.tx, job.workspaceId, c.id, ctx.now());
+      await u.emit(
+        job.workspaceId,
+        { channelId: job.channelId },
+        { name: 'conversation.updated', data: { conversation } },
+      );
+    }
   });
   await finish(ctx, job, { delivery: 'failed', errorCode: err.code, errorReason: err.reason });
 }

@@ -4,7 +4,7 @@ import { AppError } from '../../errors';
 import type { Caller } from '../agents/auth';
 import { afterSend, checkSend } from '../channels/wechat/reply-window';
 import { appendMessage } from '../conversations/conversation-repo';
-import { messageView, windowView } from '../conversations/views';
+import { loadConversation, messageView, windowView } from '../conversations/views';
 
 /** Per-agent send rate limit (per node): a burst of 20 within 10 s. */
 class SendLimiter {
@@ -133,6 +133,13 @@ export async function sendReply(
         },
         now,
       );
+      // The conversation's preview, time and the customer's quota changed: one snapshot for all.
+      const conversation = await loadConversation(u.tx, caller.workspaceId, conv.id, now);
+      await u.emit(
+        caller.workspaceId,
+        { channelId: conv.channelId },
+        { name: 'conversation.updated', data: { conversation } },
+      );
       await u.tx
         .insertInto('outbox')
         .values({
@@ -221,6 +228,12 @@ export async function retryMessage(
       msg.workspaceId,
       { channelId: msg.channelId },
       { name: 'message.updated', data: { message } },
+    );
+    const conversation = await loadConversation(u.tx, msg.workspaceId, msg.conversationId, now);
+    await u.emit(
+      msg.workspaceId,
+      { channelId: msg.channelId },
+      { name: 'conversation.updated', data: { conversation } },
     );
     u.after(() => ctx.kicks.outbox());
     return message;

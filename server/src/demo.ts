@@ -1,0 +1,148 @@
+import { createSim } from '@kefu/wechat-sim';
+import { randomBytes } from 'node:crypto';
+import { buildApp } from './app';
+import { loadConfig } from './config';
+import type { AppContext } from './context';
+import { createChannel } from './modules/admin/channel-service';
+import { createQuickReply } from './modules/admin/settings-service';
+import { createWorkspace } from './modules/admin/workspace-service';
+import { createAgent } from './modules/agents/agent-service';
+import { loadChannel } from './modules/channels/channel-store';
+
+const DEMO_KEY = 'demo.channelId';
+
+/** Creates the demo shop once (owner, two agents, a mini program, quick replies) and returns its channel. */
+async function ensureDemoData(ctx: AppContext, simUrl: string): Promise<string> {
+  const existing = await ctx.db
+    .selectFrom('kv')
+    .select('value')
+    .where('key', '=', DEMO_KEY)
+    .executeTakeFirst();
+  if (existing) {
+    await ctx.db
+      .updateTable('channels')
+      .set({ apiBase: simUrl })
+      .where('id', '=', existing.value)
+      .execute();
+    return existing.value;
+  }
+  const { workspaceId } = await createWorkspace(ctx, {
+    name: '演示商店',
+    login: 'admin',
+    password: 'admin123',
+    displayName: '店长',
+  });
+  const channel = await createChannel(ctx, workspaceId, {
+    name: '演示小程序',
+    appId: `wx${randomBytes(8).toString('hex')}`,
+    originalId: `gh_${randomBytes(6).toString('hex')}`,
+    appSecret: randomBytes(16).toString('hex'),
+    token: `demo${randomBytes(6).toString('hex')}`,
+    encodingAesKey: randomBytes(40)
+      .toString('base64')
+      .replace(/[^A-Za-z0-9]/g, '')
+      .padEnd(43, 'k')
+      .slice(0, 43),
+    mode: 'safe',
+    format: 'json',
+    tokenEndpoint: 'stable',
+    idleMinutes: 30,
+    apiBase: simUrl,
+  });
+  await ctx.db
+    .insertInto('channelAgents')
+    .values({
+      channelId: channel.id,
+      agentId: (
+        await ctx.db
+          .selectFrom('agents')
+          .select('id')
+          .where('login', '=', 'admin')
+          .executeTakeFirstOrThrow()
+      ).id,
+      workspaceId,
+      serving: 1,
+      createdAt: ctx.now(),
+    })
+    .execute();
+  await createAgent(ctx, workspaceId, {
+    login: 'xiaowang',
+    displayName: '客服小王',
+    password: 'kefu1234',
+    role: 'agent',
+    capacity: 5,
+    channelIds: [channel.id],
+  });
+  await createAgent(ctx, workspaceId, {
+    login: 'xiaoli',
+    displayName: '客服小李',
+    password: 'kefu1234',
+    role: 'agent',
+    capacity: 5,
+    channelIds: [channel.id],
+  });
+  await createQuickReply(ctx, workspaceId, {
+    shortcut: 'hi',
+    text: '您好，很高兴为您服务，请问有什么可以帮您？',
+  });
+  await createQuickReply(ctx, workspaceId, {
+    shortcut: 'ship',
+    text: '您的订单已发货，物流信息可在「我的订单」中查看。',
+  });
+  await createQuickReply(ctx, workspaceId, {
+    shortcut: 'bye',
+    text: '感谢您的咨询，祝您购物愉快！',
+  });
+  await ctx.db.insertInto('kv').values({ key: DEMO_KEY, value: channel.id }).execute();
+  return channel.id;
+}
+
+/**
+ * The quick start: Kefu on SQLite plus the WeChat emulator, with a demo mini program configured
+ * on both sides, so one person can chat as a customer and answer as an agent.
+ */
+export async function runDemo(): Promise<void> {
+  const simPort = Number(process.env.KEFU_SIM_PORT ?? 7100);
+  const sim = await createSim({ logger: false });
+  const simUrl = await sim.listen(simPort, '127.0.0.1');
+  const config = loadConfig(process.env, {
+    port: Number(process.env.KEFU_PORT ?? 3000),
+    wechatApiBase: simUrl,
+    allowedOutboundBases: [simUrl],
+    publicUrl: process.env.KEFU_PUBLIC_URL ?? `http://127.0.0.1:${process.env.KEFU_PORT ?? 3000}`,
+    logLevel: (process.env.KEFU_LOG_LEVEL as 'info' | undefined) ?? 'warn',
+  });
+  const app = await buildApp(config);
+  const ctx = app.kefu.ctx;
+  const channelId = await ensureDemoData(ctx, simUrl);
+  const channel = await loadChannel(ctx, channelId);
+  const url = await app.listen({ port: config.port, host: config.host });
+  const kefuUrl = url.replace('0.0.0.0', '127.0.0.1');
+  sim.addApp({
+    appId: channel.appId,
+    appSecret: channel.secrets.appSecret,
+    originalId: channel.originalId,
+    token: channel.secrets.token,
+    encodingAesKey: channel.secrets.encodingAesKey ?? '',
+    mode: channel.mode,
+    format: channel.format,
+    pushUrl: `${kefuUrl}/wechat/${channel.id}`,
+  });
+  const stop = async () => {
+    await app.close();
+    await sim.close();
+    process.exit(0);
+  };
+  process.once('SIGINT', () => void stop());
+  process.once('SIGTERM', () => void stop());
+  console.log(`
+  Kefu 客服台 is running (SQLite in ${config.dataDir}).
+
+  Agent console   ${kefuUrl}/
+                  admin / admin123 (店长, owner) · xiaowang / kefu1234 · xiaoli / kefu1234
+  Customer page   ${simUrl}/   (the WeChat emulator: chat as a mini-program customer)
+  API docs        ${kefuUrl}/api/openapi.json
+
+  Press Ctrl+C to stop.
+`);
+}
