@@ -1,5 +1,5 @@
 export { createSim } from './sim';
-export type { CardInput, PushBuildOverrides, Sim, SimOptions, UrlCheck } from './sim';
+export type { CardInput, Sim, SimOptions, UrlCheck } from './sim';
 export type * from './types';
 export { appConfigSchema, generateAppConfig, parseAppConfig } from './app-config';
 export {
@@ -13,7 +13,7 @@ export {
 } from './crypto';
 export type { Decrypted } from './crypto';
 export { buildPushRequest, toJson, toXml } from './push-build';
-export type { PushBuildOptions, PushMessage } from './push-build';
+export type { PushBuildOptions, PushBuildOverrides, PushMessage } from './push-build';
 export { deliverPush, PUSH_TRIES } from './push-deliver';
 export { applyGrant, ENTER_GRANT, isWindowOpen, MESSAGE_GRANT } from './reply-window';
 export type { WindowGrant } from './reply-window';
