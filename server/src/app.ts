@@ -12,6 +12,8 @@ import { registerAdminRoutes } from './modules/admin/admin-routes';
 import { registerAgentRoutes } from './modules/agents/agent-routes';
 import type { ChannelAdapter } from './modules/channels/types';
 import { createWechatAdapter } from './modules/channels/wechat/adapter';
+import { RedisTokenStore } from './modules/channels/wechat/redis-token-store';
+import { Redis } from 'ioredis';
 import { registerWechatPush } from './modules/channels/wechat/push-routes';
 import { registerConversationRoutes } from './modules/conversations/conversation-routes';
 import { registerMessageRoutes } from './modules/messages/message-routes';
@@ -74,7 +76,12 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     adapters: {} as Record<string, ChannelAdapter>,
   };
   const ctx: AppContext = { ...base, transact: makeTransact(base) };
-  Object.assign(ctx.adapters, { wechat_mp: createWechatAdapter(ctx) }, opts.adapters);
+  // In a cluster one access token per mini program is shared through Redis (single-flight refresh).
+  const redis = config.redisUrl ? new Redis(config.redisUrl, { maxRetriesPerRequest: 2 }) : null;
+  const tokenStore = redis
+    ? new RedisTokenStore(redis, config.redisPrefix, config.nodeId)
+    : undefined;
+  Object.assign(ctx.adapters, { wechat_mp: createWechatAdapter(ctx, tokenStore) }, opts.adapters);
   const presence = new Presence(ctx);
   const gateway = new Gateway(ctx, bus, presence);
   const workers = new Workers(ctx, presence, gateway);
@@ -94,18 +101,17 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   app.get('/api/openapi.json', async () => buildOpenApi());
   app.get('/api/health', async () => ({ ok: true, dialect: db.dialect, node: config.nodeId }));
 
+  // The console (web/dist) is served from the same origin when it has been built.
   const webDir = config.webDir ?? path.resolve(import.meta.dirname, '../../web/dist');
-  if (existsSync(path.join(webDir, 'index.html'))) {
-    await app.register(fastifyStatic, { root: webDir, wildcard: false });
-    app.setNotFoundHandler((req, reply) => {
-      if (req.url.startsWith('/api/') || req.url.startsWith('/wechat/') || req.method !== 'GET') {
-        return reply
-          .code(404)
-          .send({ code: 'NOT_FOUND', message: `No route ${req.method} ${req.url.split('?')[0]}` });
-      }
-      return reply.sendFile('index.html');
-    });
-  }
+  const serveWeb = existsSync(path.join(webDir, 'index.html'));
+  if (serveWeb) await app.register(fastifyStatic, { root: webDir, wildcard: false });
+  app.setNotFoundHandler((req, reply) => {
+    const api = req.url.startsWith('/api/') || req.url.startsWith('/wechat/');
+    if (serveWeb && !api && req.method === 'GET') return reply.sendFile('index.html');
+    return reply
+      .code(404)
+      .send({ code: 'NOT_FOUND', message: `No route ${req.method} ${req.url.split('?')[0]}` });
+  });
 
   gateway.attach(app);
   if (opts.workers !== false) app.addHook('onReady', () => workers.start());
@@ -114,6 +120,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     await gateway.close();
     await presence.close();
     await bus.close();
+    redis?.disconnect();
     await db.close();
   });
   return app;

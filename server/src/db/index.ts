@@ -43,7 +43,7 @@ export async function openDatabase(opts: {
       }
     }
     const db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool }), plugins });
-    await runMigrations(db, 'postgres');
+    await runMigrations(db, 'postgres', opts.schema);
     return { db, dialect: 'postgres', close: () => db.destroy() };
   }
   const file = opts.url.replace(/^sqlite:/, '') || path.join(opts.dataDir, 'kefu.db');

@@ -3,14 +3,23 @@ import type { Database } from './schema';
 import type { Dialect } from './index';
 import * as m001 from './migrations/001-initial';
 
-/** Runs pending migrations; fails loudly so a half-migrated database never serves traffic. */
-export async function runMigrations(db: Kysely<Database>, dialect: Dialect): Promise<void> {
+/**
+ * Runs pending migrations; fails loudly so a half-migrated database never serves traffic.
+ * With a PostgreSQL schema the migration tables are looked up in that schema only: Kysely
+ * otherwise takes a `kysely_migration_lock` in any schema of the database as ours.
+ */
+export async function runMigrations(
+  db: Kysely<Database>,
+  dialect: Dialect,
+  schema?: string,
+): Promise<void> {
   const migrations: Record<string, Migration> = {
     '001-initial': { up: (d) => m001.up(d, dialect) },
   };
   const migrator = new Migrator({
     db: db.withoutPlugins() as Kysely<unknown>,
     provider: { getMigrations: async () => migrations },
+    ...(dialect === 'postgres' && schema ? { migrationTableSchema: schema } : {}),
   });
   const { error, results } = await migrator.migrateToLatest();
   const failed = results?.find((r) => r.status === 'Error');

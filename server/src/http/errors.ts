@@ -29,9 +29,4 @@ export function registerErrorHandler(app: FastifyInstance): void {
     req.log.error({ err, url: req.url }, 'unhandled error');
     return reply.code(500).send({ code: 'INTERNAL', message: 'Internal error' });
   });
-  app.setNotFoundHandler((req, reply) =>
-    reply
-      .code(404)
-      .send({ code: 'NOT_FOUND', message: `No route ${req.method} ${req.url.split('?')[0]}` }),
-  );
 }

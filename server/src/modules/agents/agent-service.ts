@@ -1,6 +1,6 @@
 import { LIMITS, type Agent, type AgentStatus, type Role } from '@kefu/shared';
 import type { Selectable } from 'kysely';
-import type { AppContext } from '../../context';
+import type { AppContext, Unit } from '../../context';
 import type { Queryable } from '../../db/index';
 import type { AgentTable } from '../../db/schema';
 import { AppError } from '../../errors';
@@ -70,7 +70,11 @@ export async function loadAgent(db: Queryable, workspaceId: string, id: string):
   return agent;
 }
 
-/** Creates an agent (or the workspace owner); logins are unique across the deployment. */
+/**
+ * Creates an agent (or the workspace owner); logins are unique across the deployment. The agent
+ * and its bindings are one transaction: a refused binding (unknown channel, the 101st agent)
+ * leaves no agent behind.
+ */
 export async function createAgent(
   ctx: AppContext,
   workspaceId: string,
@@ -83,35 +87,38 @@ export async function createAgent(
     channelIds: string[];
   },
 ): Promise<Agent> {
-  const taken = await ctx.db
-    .selectFrom('agents')
-    .select('id')
-    .where('login', '=', input.login)
-    .executeTakeFirst();
-  if (taken) throw new AppError('AGENT_LOGIN_TAKEN');
+  const passwordHash = await hashPassword(input.password);
   const id = newId();
-  const now = ctx.now();
-  await ctx.db
-    .insertInto('agents')
-    .values({
-      id,
-      workspaceId,
-      login: input.login,
-      displayName: input.displayName,
-      passwordHash: await hashPassword(input.password),
-      role: input.role,
-      status: 'offline',
-      capacity: input.capacity,
-      autoAccept: 0,
-      notifications: 1,
-      lastAssignedAt: 0,
-      statusChangedAt: now,
-      disconnectedAt: null,
-      disabled: 0,
-      createdAt: now,
-    })
-    .execute();
-  for (const channelId of input.channelIds) await bindAgent(ctx, workspaceId, channelId, id);
+  await ctx.transact(async (u) => {
+    const taken = await u.tx
+      .selectFrom('agents')
+      .select('id')
+      .where('login', '=', input.login)
+      .executeTakeFirst();
+    if (taken) throw new AppError('AGENT_LOGIN_TAKEN');
+    const now = ctx.now();
+    await u.tx
+      .insertInto('agents')
+      .values({
+        id,
+        workspaceId,
+        login: input.login,
+        displayName: input.displayName,
+        passwordHash,
+        role: input.role,
+        status: 'offline',
+        capacity: input.capacity,
+        autoAccept: 0,
+        notifications: 1,
+        lastAssignedAt: 0,
+        statusChangedAt: now,
+        disconnectedAt: null,
+        disabled: 0,
+        createdAt: now,
+      })
+      .execute();
+    for (const channelId of input.channelIds) await bindAgentIn(u, now, workspaceId, channelId, id);
+  });
   return loadAgent(ctx.db, workspaceId, id);
 }
 
@@ -122,46 +129,54 @@ export async function bindAgent(
   channelId: string,
   agentId: string,
 ): Promise<void> {
-  await ctx.transact(async (u) => {
-    const channel = await u.tx
-      .selectFrom('channels')
-      .select('id')
-      .where('id', '=', channelId)
-      .where('workspaceId', '=', workspaceId)
-      .where('deletedAt', 'is', null)
-      .executeTakeFirst();
-    if (!channel) throw new AppError('CHANNEL_NOT_FOUND');
-    const agent = await u.tx
-      .selectFrom('agents')
-      .select('id')
-      .where('id', '=', agentId)
-      .where('workspaceId', '=', workspaceId)
-      .executeTakeFirst();
-    if (!agent) throw new AppError('NOT_FOUND', 'No such agent');
-    const exists = await u.tx
-      .selectFrom('channelAgents')
-      .select('agentId')
-      .where('channelId', '=', channelId)
-      .where('agentId', '=', agentId)
-      .executeTakeFirst();
-    if (exists) return;
-    const { n } = await u.tx
-      .selectFrom('channelAgents')
-      .select((eb) => eb.fn.countAll<number>().as('n'))
-      .where('channelId', '=', channelId)
-      .executeTakeFirstOrThrow();
-    if (Number(n) >= LIMITS.agentsPerChannel) {
-      throw new AppError(
-        'CHANNEL_AGENT_LIMIT',
-        `A channel can have at most ${LIMITS.agentsPerChannel} agents`,
-        { limit: LIMITS.agentsPerChannel },
-      );
-    }
-    await u.tx
-      .insertInto('channelAgents')
-      .values({ channelId, agentId, workspaceId, serving: 1, createdAt: ctx.now() })
-      .execute();
-  });
+  await ctx.transact((u) => bindAgentIn(u, ctx.now(), workspaceId, channelId, agentId));
+}
+
+async function bindAgentIn(
+  u: Unit,
+  now: number,
+  workspaceId: string,
+  channelId: string,
+  agentId: string,
+): Promise<void> {
+  const channel = await u.tx
+    .selectFrom('channels')
+    .select('id')
+    .where('id', '=', channelId)
+    .where('workspaceId', '=', workspaceId)
+    .where('deletedAt', 'is', null)
+    .executeTakeFirst();
+  if (!channel) throw new AppError('CHANNEL_NOT_FOUND');
+  const agent = await u.tx
+    .selectFrom('agents')
+    .select('id')
+    .where('id', '=', agentId)
+    .where('workspaceId', '=', workspaceId)
+    .executeTakeFirst();
+  if (!agent) throw new AppError('NOT_FOUND', 'No such agent');
+  const exists = await u.tx
+    .selectFrom('channelAgents')
+    .select('agentId')
+    .where('channelId', '=', channelId)
+    .where('agentId', '=', agentId)
+    .executeTakeFirst();
+  if (exists) return;
+  const { n } = await u.tx
+    .selectFrom('channelAgents')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('channelId', '=', channelId)
+    .executeTakeFirstOrThrow();
+  if (Number(n) >= LIMITS.agentsPerChannel) {
+    throw new AppError(
+      'CHANNEL_AGENT_LIMIT',
+      `A channel can have at most ${LIMITS.agentsPerChannel} agents`,
+      { limit: LIMITS.agentsPerChannel },
+    );
+  }
+  await u.tx
+    .insertInto('channelAgents')
+    .values({ channelId, agentId, workspaceId, serving: 1, createdAt: now })
+    .execute();
 }
 
 export async function unbindAgent(

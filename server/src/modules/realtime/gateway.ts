@@ -47,6 +47,7 @@ export class Gateway {
   private readonly conns = new Map<string, Set<Conn>>();
   private readonly pumps: Coalescer;
   private heartbeat: NodeJS.Timeout | null = null;
+  private closing = false;
 
   constructor(
     private readonly ctx: AppContext,
@@ -54,7 +55,9 @@ export class Gateway {
     private readonly presence: Presence,
   ) {
     this.pumps = new Coalescer((err) => ctx.log.error({ err }, 'realtime pump failed'));
-    bus.subscribe((workspaceId) => void this.pumps.run(workspaceId, () => this.pump(workspaceId)));
+    bus.subscribe((workspaceId) => {
+      if (!this.closing) void this.pumps.run(workspaceId, () => this.pump(workspaceId));
+    });
   }
 
   attach(app: FastifyInstance): void {
@@ -82,6 +85,8 @@ export class Gateway {
   }
 
   async close(): Promise<void> {
+    // Shutting down: sockets closing now say nothing about the agents' presence.
+    this.closing = true;
     if (this.heartbeat) clearInterval(this.heartbeat);
     for (const set of this.conns.values()) for (const c of set) c.ws.terminate();
     this.conns.clear();
@@ -131,7 +136,7 @@ export class Gateway {
     ws.on('close', () => {
       clearTimeout(fallback);
       set.delete(conn);
-      void this.presence.disconnected(caller.workspaceId, caller.agentId);
+      if (!this.closing) void this.presence.disconnected(caller.workspaceId, caller.agentId);
     });
   }
 

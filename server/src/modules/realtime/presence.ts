@@ -13,6 +13,8 @@ export class Presence {
   private readonly redis: Redis | null;
   private readonly ttlMs = 30_000;
   private refresh: NodeJS.Timeout | null = null;
+  /** Connection bookkeeping still writing; close() waits for it before the database goes. */
+  private readonly pending = new Set<Promise<void>>();
 
   constructor(private readonly ctx: AppContext) {
     this.redis = ctx.config.redisUrl
@@ -41,7 +43,20 @@ export class Presence {
     for (const agentId of this.local.keys()) await this.publish(agentId).catch(() => undefined);
   }
 
-  async connected(_workspaceId: string, agentId: string): Promise<void> {
+  connected(workspaceId: string, agentId: string): Promise<void> {
+    return this.track(this.onConnected(workspaceId, agentId));
+  }
+
+  disconnected(workspaceId: string, agentId: string): Promise<void> {
+    return this.track(this.onDisconnected(workspaceId, agentId));
+  }
+
+  private track(p: Promise<void>): Promise<void> {
+    this.pending.add(p);
+    return p.finally(() => this.pending.delete(p));
+  }
+
+  private async onConnected(_workspaceId: string, agentId: string): Promise<void> {
     this.local.set(agentId, (this.local.get(agentId) ?? 0) + 1);
     await this.publish(agentId).catch(() => undefined);
     await this.ctx.db
@@ -51,7 +66,7 @@ export class Presence {
       .execute();
   }
 
-  async disconnected(_workspaceId: string, agentId: string): Promise<void> {
+  private async onDisconnected(_workspaceId: string, agentId: string): Promise<void> {
     const n = Math.max(0, (this.local.get(agentId) ?? 1) - 1);
     if (n === 0) this.local.delete(agentId);
     else this.local.set(agentId, n);
@@ -99,6 +114,7 @@ export class Presence {
 
   async close(): Promise<void> {
     if (this.refresh) clearInterval(this.refresh);
+    await Promise.allSettled([...this.pending]);
     if (this.redis) {
       for (const agentId of this.local.keys())
         await this.redis.hdel(this.key(agentId), this.ctx.config.nodeId).catch(() => undefined);

@@ -2,6 +2,7 @@ import type { AppContext } from '../../../context';
 import { assertAllowedBase } from '../registry';
 import { PlatformError, type ChannelAdapter, type ChannelRecord, type MediaRef } from '../types';
 import { WechatApiClient, WechatApiError } from './api-client';
+import type { TokenStore } from './token-store';
 
 /** A temp media_id lives 3 days; reuse it until an hour before that. */
 const MEDIA_TTL_MS = 3 * 24 * 3600_000;
@@ -17,7 +18,10 @@ function toPlatformError(err: unknown): PlatformError {
 }
 
 /** The WeChat mini-program channel: custom/send, media upload/get and typing via the API client. */
-export function createWechatAdapter(ctx: Pick<AppContext, 'config' | 'now'>): ChannelAdapter {
+export function createWechatAdapter(
+  ctx: Pick<AppContext, 'config' | 'now'>,
+  tokenStore?: TokenStore,
+): ChannelAdapter {
   const clients = new Map<string, { key: string; client: WechatApiClient }>();
 
   function clientFor(channel: ChannelRecord): WechatApiClient {
@@ -34,6 +38,7 @@ export function createWechatAdapter(ctx: Pick<AppContext, 'config' | 'now'>): Ch
       appSecret: channel.secrets.appSecret,
       tokenEndpoint: channel.tokenEndpoint,
       now: ctx.now,
+      ...(tokenStore ? { tokenStore } : {}),
     });
     clients.set(channel.id, { key, client });
     return client;

@@ -175,10 +175,24 @@ export class WechatApiClient {
   }
 
   private fetchTokenOnce(): Promise<StoredToken> {
-    this.inflight ??= this.fetchToken().finally(() => {
+    this.inflight ??= this.fetchTokenShared().finally(() => {
       this.inflight = null;
     });
     return this.inflight;
+  }
+
+  /** With a shared store: refresh under its lock, and take another node's fresh token if it won. */
+  private async fetchTokenShared(): Promise<StoredToken> {
+    const { store } = this;
+    if (!store.lock) return this.fetchToken();
+    const appId = this.options.appId;
+    const before = await store.get(appId);
+    return store.lock(appId, async () => {
+      const current = await store.get(appId);
+      const refreshedElsewhere = current && current.token !== before?.token;
+      if (refreshedElsewhere && this.now() < current.expiresAt - REFRESH_MARGIN_MS) return current;
+      return this.fetchToken();
+    });
   }
 
   private async fetchToken(): Promise<StoredToken> {

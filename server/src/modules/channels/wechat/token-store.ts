@@ -10,6 +10,11 @@ export interface StoredToken {
 export interface TokenStore {
   get(appId: string): Promise<StoredToken | null>;
   set(appId: string, value: StoredToken): Promise<void>;
+  /**
+   * Runs a token refresh while holding a lock shared by every node (cluster stores only), so
+   * nodes do not overwrite each other's tokens with concurrent refreshes.
+   */
+  lock?(appId: string, fn: () => Promise<StoredToken>): Promise<StoredToken>;
 }
 
 /** The default store: a Map in this process. */

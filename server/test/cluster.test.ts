@@ -1,0 +1,111 @@
+import { createSim, type Sim } from '@kefu/wechat-sim';
+import type { FastifyInstance } from 'fastify';
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildApp } from '../src/app';
+import { createWorkspace } from '../src/modules/admin/workspace-service';
+import { ApiClient } from './api-client';
+import { DIALECTS, testConfig, waitFor } from './harness';
+
+const REDIS_URL = process.env.KEFU_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+// Cluster mode needs PostgreSQL; it runs whenever the postgres dialect is being tested.
+describe.runIf(DIALECTS.includes('postgres'))('cluster: two nodes on PostgreSQL + Redis', () => {
+  let sim: Sim;
+  const nodes: FastifyInstance[] = [];
+  const urls: string[] = [];
+  let cleanup: () => Promise<void>;
+  let owner: ApiClient;
+  let appId = '';
+
+  beforeAll(async () => {
+    sim = await createSim();
+    const simUrl = await sim.listen(0);
+    const tag = randomBytes(4).toString('hex');
+    const prefix = `kefu-test-${tag}:`;
+    const base = testConfig('postgres', {
+      redisUrl: REDIS_URL,
+      redisPrefix: prefix,
+      wechatApiBase: simUrl,
+      allowedOutboundBases: [simUrl],
+    });
+    cleanup = base.cleanup;
+    for (const nodeId of ['node-a', 'node-b']) {
+      const app = await buildApp({ ...base.config, nodeId }, { logger: false });
+      nodes.push(app);
+      urls.push(await app.listen({ port: 0, host: '127.0.0.1' }));
+    }
+    await createWorkspace(nodes[0]!.kefu.ctx, {
+      name: 'Cluster shop',
+      login: `${tag}-owner`,
+      password: 'owner-pass-1',
+    });
+    owner = await ApiClient.login(urls[0]!, `${tag}-owner`, 'owner-pass-1');
+    appId = `wx${randomBytes(8).toString('hex')}`;
+    const secrets = {
+      appSecret: 'cluster-secret-1',
+      token: 'clustertoken',
+      encodingAesKey: 'k'.repeat(43),
+    };
+    const channel = await owner.post('/api/channels', {
+      name: 'Cluster app',
+      appId,
+      originalId: 'gh_cluster',
+      mode: 'safe',
+      format: 'xml',
+      apiBase: simUrl,
+      ...secrets,
+    });
+    // WeChat pushes to node B; agents work on node A.
+    sim.addApp({
+      appId,
+      originalId: 'gh_cluster',
+      mode: 'safe',
+      format: 'xml',
+      pushUrl: `${urls[1]}/wechat/${channel.id}`,
+      ...secrets,
+    });
+    await owner.post('/api/agents', {
+      login: `${tag}-agent`,
+      displayName: '集群客服',
+      password: 'agent-pass-1',
+      channelIds: [channel.id],
+    });
+  });
+  afterAll(async () => {
+    for (const n of nodes) await n.close();
+    await sim?.close();
+    await cleanup?.();
+  });
+
+  it('an event committed on one node reaches a socket on the other; replies are sent once; one shared token', async () => {
+    const login = (await owner.get('/api/agents')).items.find(
+      (a: any) => a.displayName === '集群客服',
+    ).login;
+    const onA = await ApiClient.login(urls[0]!, login, 'agent-pass-1');
+    const onB = new ApiClient(urls[1]!, onA.token);
+    await onA.put('/api/me/status', { status: 'online' });
+    const rt = await onA.socket();
+    await sim.sendText(appId, 'o-cluster', '跨节点的消息');
+    const { conversation } = await rt.event('conversation.queued');
+    await onB.post(`/api/conversations/${conversation.id}/accept`);
+    await rt.event('conversation.assigned', (d) => d.conversation.id === conversation.id);
+    for (let i = 0; i < 6; i++) {
+      const client = i % 2 ? onA : onB;
+      if (i === 5) await sim.sendText(appId, 'o-cluster', '继续');
+      await client.post(`/api/conversations/${conversation.id}/messages`, {
+        clientId: `cl-${i}`,
+        kind: 'text',
+        text: `回复${i}`,
+      });
+    }
+    await waitFor(() => sim.inbox(appId, 'o-cluster').length === 6, 15_000, 'six replies');
+    await new Promise((r) => setTimeout(r, 300));
+    const texts = sim.inbox(appId, 'o-cluster').map((m) => m.text);
+    expect(new Set(texts).size).toBe(6);
+    expect(sim.stats().stable_token).toBe(1);
+    // Presence is shared: a socket on node A keeps the agent present for node B's sweep.
+    expect(await nodes[1]!.kefu.presence.isConnected(onA.agentId)).toBe(true);
+    await rt.close();
+  });
+});
