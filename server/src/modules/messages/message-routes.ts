@@ -4,12 +4,11 @@ import { z } from 'zod';
 import type { AppContext } from '../../context';
 import { AppError } from '../../errors';
 import { route } from '../../http/route';
-import { loadChannel } from '../channels/channel-store';
-import { adapterFor } from '../channels/registry';
 import { listConversations } from '../conversations/conversation-queries';
 import { customerView, messageView } from '../conversations/views';
 import { getMedia, storeImage } from './media-service';
 import { retryMessage, sendReply } from './reply-service';
+import { sendTyping } from './typing-service';
 
 const idParams = z.object({ id: z.string().min(1) });
 const MEDIA_BODY_LIMIT = 3 * 1024 * 1024;
@@ -69,29 +68,7 @@ export function registerMessageRoutes(app: FastifyInstance, ctx: AppContext): vo
     tags: ['messages'],
     access: 'agent',
     params: idParams,
-    handler: async ({ caller, params }) => {
-      const conv = await ctx.db
-        .selectFrom('conversations')
-        .innerJoin('customers', 'customers.id', 'conversations.customerId')
-        .select([
-          'conversations.channelId',
-          'conversations.agentId',
-          'conversations.state',
-          'customers.openid',
-        ])
-        .where('conversations.id', '=', params.id)
-        .where('conversations.workspaceId', '=', caller.workspaceId)
-        .executeTakeFirst();
-      if (!conv) throw new AppError('CONV_NOT_FOUND');
-      if (conv.state !== 'active' || conv.agentId !== caller.agentId)
-        throw new AppError('CONV_NOT_ACTIVE');
-      const channel = await loadChannel(ctx, conv.channelId);
-      // Typing is a courtesy: the platform refuses it outside its 30 s rule, and that is fine.
-      await adapterFor(ctx, channel)
-        .typing(channel, conv.openid)
-        .catch((err: unknown) => ctx.log.debug({ err }, 'typing refused'));
-      return undefined;
-    },
+    handler: ({ caller, params }) => sendTyping(ctx, caller, params.id),
   });
   route(app, ctx, {
     method: 'POST',
@@ -154,6 +131,14 @@ export function registerMessageRoutes(app: FastifyInstance, ctx: AppContext): vo
     params: idParams,
     query: pageQuery,
     handler: async ({ caller, params, query }) => {
+      // Another workspace's customer is unknown here (404), not a customer without messages.
+      const customer = await ctx.db
+        .selectFrom('customers')
+        .select('id')
+        .where('id', '=', params.id)
+        .where('workspaceId', '=', caller.workspaceId)
+        .executeTakeFirst();
+      if (!customer) throw new AppError('NOT_FOUND', 'No such customer');
       let q = ctx.db
         .selectFrom('messages')
         .selectAll()
