@@ -21,6 +21,8 @@ import { MemoryBus, RedisBus, type EventBus } from './modules/realtime/bus';
 import { Gateway } from './modules/realtime/gateway';
 import { Presence } from './modules/realtime/presence';
 import { Workers } from './workers';
+import { WebPushReminders } from './modules/notifications/web-push';
+import { registerPushRoutes } from './modules/notifications/push-routes';
 
 export interface BuildOptions {
   /** The clock every service reads (tests move it). */
@@ -37,6 +39,7 @@ export interface Kefu {
   gateway: Gateway;
   presence: Presence;
   db: DbHandle;
+  reminders: WebPushReminders;
 }
 
 declare module 'fastify' {
@@ -84,8 +87,10 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   Object.assign(ctx.adapters, { wechat_mp: createWechatAdapter(ctx, tokenStore) }, opts.adapters);
   const presence = new Presence(ctx);
   const gateway = new Gateway(ctx, bus, presence);
-  const workers = new Workers(ctx, presence, gateway);
-  app.decorate('kefu', { ctx, workers, gateway, presence, db });
+  const reminders = new WebPushReminders(ctx, presence);
+  const workers = new Workers(ctx, presence, gateway, reminders);
+  bus.subscribe((workspaceId) => workers.kickReminders(workspaceId));
+  app.decorate('kefu', { ctx, workers, gateway, presence, db, reminders });
 
   app.addContentTypeParser(
     ['image/png', 'image/jpeg', 'image/gif', 'application/octet-stream'],
@@ -98,6 +103,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   registerAdminRoutes(app, ctx);
   registerConversationRoutes(app, ctx);
   registerMessageRoutes(app, ctx);
+  registerPushRoutes(app, ctx);
   app.get('/api/openapi.json', async () => buildOpenApi());
   app.get('/api/health', async () => ({ ok: true, dialect: db.dialect, node: config.nodeId }));
 

@@ -6,6 +6,7 @@ import { processOutbox } from './modules/messages/outbox-worker';
 import { pruneEvents } from './modules/realtime/event-log';
 import type { Gateway } from './modules/realtime/gateway';
 import type { Presence } from './modules/realtime/presence';
+import type { WebPushReminders } from './modules/notifications/web-push';
 
 const EVENT_RETENTION_MS = 24 * 3600_000;
 const DEDUPE_RETENTION_MS = 7 * 24 * 3600_000;
@@ -23,6 +24,7 @@ export class Workers {
     private readonly ctx: AppContext,
     private readonly presence: Presence,
     private readonly gateway: Gateway,
+    private readonly reminders: WebPushReminders,
   ) {
     this.jobs = new Coalescer((err) => ctx.log.error({ err }, 'background job failed'));
   }
@@ -32,6 +34,12 @@ export class Workers {
     void this.jobs.run('outbox', async () => {
       while (!this.stopped && (await processOutbox(this.ctx)) > 0);
     });
+  }
+
+  /** New events in a workspace: send Web Push reminders for those nobody is watching live. */
+  kickReminders(workspaceId: string): void {
+    if (this.stopped) return;
+    void this.jobs.run(`remind:${workspaceId}`, () => this.reminders.process(workspaceId));
   }
 
   kickAssignment(workspaceId: string, channelId: string): void {
@@ -52,6 +60,7 @@ export class Workers {
   }
 
   async start(): Promise<void> {
+    await this.reminders.init();
     // After a restart nobody is connected yet: start every present agent's grace period now.
     await this.ctx.db
       .updateTable('agents')

@@ -2,6 +2,7 @@ import { Migrator, type Kysely, type Migration } from 'kysely';
 import type { Database } from './schema';
 import type { Dialect } from './index';
 import * as m001 from './migrations/001-initial';
+import * as m002 from './migrations/002-reminders';
 
 /**
  * Runs pending migrations; fails loudly so a half-migrated database never serves traffic.
@@ -15,6 +16,7 @@ export async function runMigrations(
 ): Promise<void> {
   const migrations: Record<string, Migration> = {
     '001-initial': { up: (d) => m001.up(d, dialect) },
+    '002-reminders': { up: (d) => m002.up(d) },
   };
   const migrator = new Migrator({
     db: db.withoutPlugins() as Kysely<unknown>,

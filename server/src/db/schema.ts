@@ -21,6 +21,13 @@ export interface Database {
   quickReplies: QuickReplyTable;
   pushSubscriptions: PushSubscriptionTable;
   kv: KvTable;
+  remindersSent: ReminderSentTable;
+}
+
+export interface ReminderSentTable {
+  workspaceId: string;
+  seq: number;
+  createdAt: number;
 }
 
 export interface WorkspaceTable {
