@@ -36,6 +36,11 @@ const schema = z.object({
   /** Serve the built console from this folder when it exists. */
   webDir: z.string().optional(),
   nodeId: z.string().default(() => randomBytes(4).toString('hex')),
+  /** Behind a reverse proxy: trust X-Forwarded-For for client addresses (login rate limit). */
+  trustProxy: z
+    .union([z.boolean(), z.string()])
+    .transform((v) => v === true || v === 'true' || v === '1')
+    .default(false),
 });
 
 export type Config = z.infer<typeof schema> & { secretKey: string };
@@ -56,6 +61,8 @@ const ENV: Record<string, keyof ConfigInput> = {
   KEFU_OUTBOX_POLL_MS: 'outboxPollMs',
   KEFU_LOG_LEVEL: 'logLevel',
   KEFU_WEB_DIR: 'webDir',
+  KEFU_TRUST_PROXY: 'trustProxy',
+  KEFU_NODE_ID: 'nodeId',
 };
 
 /** Reads KEFU_* variables, applies overrides, validates, and fails fast with the bad field. */

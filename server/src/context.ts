@@ -11,7 +11,8 @@ import { appendEvent, type Audience, type EventNotifier } from './modules/realti
 export interface Unit {
   tx: Tx;
   after: AfterCommit;
-  emit(workspaceId: string, audience: Audience, event: RealtimeEvent): Promise<number>;
+  /** Queues an event; it is appended (and its sequence taken) when the work is done. */
+  emit(workspaceId: string, audience: Audience, event: RealtimeEvent): Promise<void>;
 }
 
 /** Wakes background workers early (they also poll, so a lost kick only delays). */
@@ -35,14 +36,25 @@ export interface AppContext {
   transact<T>(fn: (u: Unit) => Promise<T>): Promise<T>;
 }
 
+/**
+ * Transactions whose events are appended at the very end, just before commit. Taking the
+ * workspace's sequence (a row lock) is then always a transaction's last lock, so two
+ * transactions can never each hold a lock the other waits for (no deadlock on PostgreSQL).
+ */
 export function makeTransact(ctx: Omit<AppContext, 'transact'>): AppContext['transact'] {
   return (fn) =>
-    inTransaction(ctx.db, (tx, after) =>
-      fn({
+    inTransaction(ctx.db, async (tx, after) => {
+      const pending: { workspaceId: string; audience: Audience; event: RealtimeEvent }[] = [];
+      const result = await fn({
         tx,
         after,
-        emit: (workspaceId, audience, event) =>
-          appendEvent(tx, after, ctx.notifier, workspaceId, audience, event, ctx.now()),
-      }),
-    );
+        emit: async (workspaceId, audience, event) => {
+          pending.push({ workspaceId, audience, event });
+        },
+      });
+      for (const e of pending) {
+        await appendEvent(tx, after, ctx.notifier, e.workspaceId, e.audience, e.event, ctx.now());
+      }
+      return result;
+    });
 }

@@ -7,7 +7,7 @@ import { createWorkspace } from './modules/admin/workspace-service';
 
 const USAGE = `kefu <command>
 
-  start          run the service (KEFU_* environment, see docs/configuration.md)
+  start          run the service (KEFU_* environment, see docs/deploying.md)
   migrate        bring the database schema up to date and exit
   create-owner   --workspace NAME --login LOGIN --password PASSWORD
   demo           Kefu + the WeChat emulator with a demo mini program (the quick start)

@@ -50,6 +50,13 @@ export class Workers {
   /** One sweep pass (also callable from tests). */
   async sweep(): Promise<void> {
     await sweepConversations(this.ctx);
+    // Safety net: drain every queue, in case a wake-up was lost (another node's change, a crash).
+    const channels = await this.ctx.db
+      .selectFrom('channels')
+      .select(['id', 'workspaceId'])
+      .where('deletedAt', 'is', null)
+      .execute();
+    for (const c of channels) await drainQueue(this.ctx, c.workspaceId, c.id);
     await this.presence.sweep();
     const now = this.ctx.now();
     await pruneEvents(this.ctx.db, now - EVENT_RETENTION_MS);

@@ -178,6 +178,8 @@ export interface OutboxTable {
   /** 'send' delivers an outgoing message; 'fetch_media' re-hosts an incoming image. */
   job: 'send' | 'fetch_media';
   channelId: string;
+  /** Set on sends: a customer's replies go out in order, one at a time. */
+  customerId: string | null;
   attempts: number;
   nextAttemptAt: number;
   lockedUntil: number | null;

@@ -185,6 +185,7 @@ export async function up(db: Kysely<unknown>, dialect: Dialect): Promise<void> {
     .addColumn('message_id', 'text', (c) => c.notNull().references('messages.id'))
     .addColumn('job', 'text', (c) => c.notNull().defaultTo('send'))
     .addColumn('channel_id', 'text', (c) => c.notNull())
+    .addColumn('customer_id', 'text')
     .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
     .addColumn('next_attempt_at', 'bigint', (c) => c.notNull())
     .addColumn('locked_until', 'bigint')

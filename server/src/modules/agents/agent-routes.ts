@@ -153,7 +153,8 @@ export function registerAgentRoutes(app: FastifyInstance, ctx: AppContext): void
     params: idParams,
     body: updateAgentBody,
     response: agentSchema,
-    handler: ({ caller, params, body }) => updateAgent(ctx, caller.workspaceId, params.id, body),
+    handler: ({ caller, params, body }) =>
+      updateAgent(ctx, caller.workspaceId, params.id, body, caller),
   });
 
   route(app, ctx, {
@@ -165,7 +166,7 @@ export function registerAgentRoutes(app: FastifyInstance, ctx: AppContext): void
     params: idParams,
     body: resetPasswordBody,
     handler: async ({ caller, params, body }) => {
-      await resetPassword(ctx, caller.workspaceId, params.id, body.password);
+      await resetPassword(ctx, caller.workspaceId, params.id, body.password, caller);
       return undefined;
     },
   });

@@ -273,6 +273,13 @@ export async function updateMySettings(
   return loadAgent(ctx.db, workspaceId, agentId);
 }
 
+/** Only the owner manages the owner's account (an admin cannot take it over). */
+function assertMayManage(target: Agent, actor: { agentId: string; role: Role }): void {
+  if (target.role === 'owner' && actor.agentId !== target.id) {
+    throw new AppError('AUTH_FORBIDDEN', 'Only the owner can change the owner’s account');
+  }
+}
+
 export async function updateAgent(
   ctx: AppContext,
   workspaceId: string,
@@ -283,10 +290,12 @@ export async function updateAgent(
     capacity?: number | undefined;
     disabled?: boolean | undefined;
   },
+  actor: { agentId: string; role: Role },
 ): Promise<Agent> {
   const target = await loadAgent(ctx.db, workspaceId, id);
-  if (target.role === 'owner' && input.role)
-    throw new AppError('AUTH_FORBIDDEN', 'The owner’s role cannot change');
+  assertMayManage(target, actor);
+  if (target.role === 'owner' && (input.role || input.disabled))
+    throw new AppError('AUTH_FORBIDDEN', 'The owner cannot be demoted or disabled');
   await ctx.db
     .updateTable('agents')
     .set({
@@ -297,6 +306,7 @@ export async function updateAgent(
     })
     .where('id', '=', id)
     .execute();
+  if (input.capacity !== undefined) await drainForAgent(ctx, workspaceId, id);
   if (input.disabled) {
     await ctx.db
       .updateTable('sessions')
@@ -314,8 +324,9 @@ export async function resetPassword(
   workspaceId: string,
   id: string,
   password: string,
+  actor: { agentId: string; role: Role },
 ): Promise<void> {
-  await loadAgent(ctx.db, workspaceId, id);
+  assertMayManage(await loadAgent(ctx.db, workspaceId, id), actor);
   await ctx.db
     .updateTable('agents')
     .set({ passwordHash: await hashPassword(password) })

@@ -2,6 +2,7 @@ import type { Conversation, listConversationsQuery } from '@kefu/shared';
 import type { z } from 'zod';
 import type { AppContext } from '../../context';
 import type { Caller } from '../agents/auth';
+import { AppError } from '../../errors';
 import { loadConversations } from './views';
 
 const SUPERVISING = new Set(['owner', 'admin', 'supervisor']);
@@ -40,4 +41,24 @@ export async function listConversations(
   }
   const ids = (await q.limit(query.limit).execute()).map((r) => r.id);
   return loadConversations(ctx.db, caller.workspaceId, ids, ctx.now());
+}
+
+/**
+ * Agents read only the channels they are bound to; supervisors and admins read the workspace.
+ * An unbound channel's data answers 404, as if it did not exist.
+ */
+export async function assertCanSee(
+  ctx: AppContext,
+  caller: Caller,
+  channelId: string,
+  notFound: 'CONV_NOT_FOUND' | 'NOT_FOUND',
+): Promise<void> {
+  if (SUPERVISING.has(caller.role)) return;
+  const bound = await ctx.db
+    .selectFrom('channelAgents')
+    .select('agentId')
+    .where('agentId', '=', caller.agentId)
+    .where('channelId', '=', channelId)
+    .executeTakeFirst();
+  if (!bound) throw new AppError(notFound);
 }

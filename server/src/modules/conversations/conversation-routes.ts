@@ -8,7 +8,7 @@ import {
   closeConversation,
   transferConversation,
 } from './conversation-service';
-import { listConversations } from './conversation-queries';
+import { assertCanSee, listConversations } from './conversation-queries';
 import { loadConversation } from './views';
 
 const idParams = z.object({ id: z.string().min(1) });
@@ -31,8 +31,11 @@ export function registerConversationRoutes(app: FastifyInstance, ctx: AppContext
     access: 'agent',
     params: idParams,
     response: conversationSchema,
-    handler: ({ caller, params }) =>
-      loadConversation(ctx.db, caller.workspaceId, params.id, ctx.now()),
+    handler: async ({ caller, params }) => {
+      const conversation = await loadConversation(ctx.db, caller.workspaceId, params.id, ctx.now());
+      await assertCanSee(ctx, caller, conversation.channelId, 'CONV_NOT_FOUND');
+      return conversation;
+    },
   });
   route(app, ctx, {
     method: 'POST',

@@ -7,13 +7,15 @@ import { loadConversation } from './views';
 
 const SUPERVISING = new Set(['owner', 'admin', 'supervisor']);
 
-async function lockConversation(u: Unit, caller: Caller, id: string) {
-  const conv = await u.tx
+/** Reads a conversation for a change; on PostgreSQL the row stays locked until commit. */
+async function lockConversation(ctx: AppContext, u: Unit, caller: Caller, id: string) {
+  let q = u.tx
     .selectFrom('conversations')
     .selectAll()
     .where('id', '=', id)
-    .where('workspaceId', '=', caller.workspaceId)
-    .executeTakeFirst();
+    .where('workspaceId', '=', caller.workspaceId);
+  if (ctx.dialect === 'postgres') q = q.forUpdate();
+  const conv = await q.executeTakeFirst();
   if (!conv) throw new AppError('CONV_NOT_FOUND');
   return conv;
 }
@@ -48,7 +50,7 @@ export async function acceptConversation(
   id: string,
 ): Promise<Conversation> {
   return ctx.transact(async (u) => {
-    const conv = await lockConversation(u, caller, id);
+    const conv = await lockConversation(ctx, u, caller, id);
     await assertBound(u, caller.agentId, conv.channelId);
     const now = ctx.now();
     const taken = async (): Promise<never> => {
@@ -116,7 +118,7 @@ export async function closeConversation(
   id: string,
 ): Promise<Conversation> {
   const conversation = await ctx.transact(async (u) => {
-    const conv = await lockConversation(u, caller, id);
+    const conv = await lockConversation(ctx, u, caller, id);
     if (conv.state === 'closed') return loadConversation(u.tx, caller.workspaceId, id, ctx.now());
     if (conv.agentId !== caller.agentId && !SUPERVISING.has(caller.role)) {
       if (conv.state !== 'queued') throw new AppError('CONV_NOT_YOURS');
@@ -156,7 +158,7 @@ export async function transferConversation(
   note?: string,
 ): Promise<Conversation> {
   const conversation = await ctx.transact(async (u) => {
-    const conv = await lockConversation(u, caller, id);
+    const conv = await lockConversation(ctx, u, caller, id);
     if (conv.state === 'closed') throw new AppError('CONV_CLOSED');
     if (conv.agentId !== caller.agentId && !SUPERVISING.has(caller.role))
       throw new AppError('CONV_NOT_YOURS');

@@ -198,6 +198,7 @@ export async function ingestInbound(
             workspaceId: channel.workspaceId,
             messageId: message.id,
             job: 'fetch_media',
+            customerId: null,
             channelId: channel.id,
             attempts: 0,
             nextAttemptAt: now,

@@ -25,8 +25,9 @@ export async function storeImage(
   now: number,
   workspaceId: string,
   data: Buffer,
+  maxBytes: number = LIMITS.imageMaxBytes,
 ): Promise<{ id: string; mime: string; size: number }> {
-  if (data.length > LIMITS.imageMaxBytes) throw new AppError('MEDIA_TOO_LARGE');
+  if (data.length > maxBytes) throw new AppError('MEDIA_TOO_LARGE');
   const mime = sniffImage(data);
   if (!mime) throw new AppError('MEDIA_UNSUPPORTED');
   const id = newId();

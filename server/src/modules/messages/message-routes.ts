@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type { AppContext } from '../../context';
 import { AppError } from '../../errors';
 import { route } from '../../http/route';
-import { listConversations } from '../conversations/conversation-queries';
+import { assertCanSee, listConversations } from '../conversations/conversation-queries';
 import { customerView, messageView } from '../conversations/views';
 import { getMedia, storeImage } from './media-service';
 import { retryMessage, sendReply } from './reply-service';
@@ -25,11 +25,12 @@ export function registerMessageRoutes(app: FastifyInstance, ctx: AppContext): vo
     handler: async ({ caller, params, query }) => {
       const conv = await ctx.db
         .selectFrom('conversations')
-        .select('id')
+        .select(['id', 'channelId'])
         .where('id', '=', params.id)
         .where('workspaceId', '=', caller.workspaceId)
         .executeTakeFirst();
       if (!conv) throw new AppError('CONV_NOT_FOUND');
+      await assertCanSee(ctx, caller, conv.channelId, 'CONV_NOT_FOUND');
       let q = ctx.db.selectFrom('messages').selectAll().where('conversationId', '=', conv.id);
       if (query.before !== undefined) q = q.where('seq', '<', query.before);
       const rows = await q.orderBy('seq', 'desc').limit(query.limit).execute();
@@ -115,6 +116,7 @@ export function registerMessageRoutes(app: FastifyInstance, ctx: AppContext): vo
         .where('workspaceId', '=', caller.workspaceId)
         .executeTakeFirst();
       if (!row) throw new AppError('NOT_FOUND', 'No such customer');
+      await assertCanSee(ctx, caller, row.channelId, 'NOT_FOUND');
       return {
         customer: customerView(row, ctx.now()),
         conversations: await listConversations(ctx, caller, { customerId: row.id, limit: 100 }),
@@ -134,11 +136,12 @@ export function registerMessageRoutes(app: FastifyInstance, ctx: AppContext): vo
       // Another workspace's customer is unknown here (404), not a customer without messages.
       const customer = await ctx.db
         .selectFrom('customers')
-        .select('id')
+        .select(['id', 'channelId'])
         .where('id', '=', params.id)
         .where('workspaceId', '=', caller.workspaceId)
         .executeTakeFirst();
       if (!customer) throw new AppError('NOT_FOUND', 'No such customer');
+      await assertCanSee(ctx, caller, customer.channelId, 'NOT_FOUND');
       let q = ctx.db
         .selectFrom('messages')
         .selectAll()

@@ -1,4 +1,4 @@
-import type { Message } from '@kefu/shared';
+import { LIMITS, type Message } from '@kefu/shared';
 import { sql } from 'kysely';
 import type { AppContext } from '../../context';
 import type { Selectable } from 'kysely';
@@ -11,6 +11,7 @@ import { loadConversation, messageView } from '../conversations/views';
 import { sniffImage, storeImage } from './media-service';
 
 const MAX_ATTEMPTS = 8;
+const INBOUND_IMAGE_MAX_BYTES = 10 * 1024 * 1024;
 const LOCK_MS = 60_000;
 
 /** Backoff for transient failures: 1 s, 2 s, 4 s … capped at 5 minutes. */
@@ -32,6 +33,17 @@ async function claim(ctx: AppContext, limit: number): Promise<Job[]> {
       .select('id')
       .where('nextAttemptAt', '<=', now)
       .where((eb) => eb.or([eb('lockedUntil', 'is', null), eb('lockedUntil', '<', now)]))
+      // Only a customer's oldest unsent reply is due: later ones never overtake it, on any node.
+      .where(({ not, exists, selectFrom }) =>
+        not(
+          exists(
+            selectFrom('outbox as earlier')
+              .select('earlier.id')
+              .whereRef('earlier.customerId', '=', 'outbox.customerId')
+              .whereRef('earlier.id', '<', 'outbox.id'),
+          ),
+        ),
+      )
       .orderBy('id')
       .limit(limit);
     const ids = (
@@ -149,7 +161,16 @@ async function runFetchMedia(ctx: AppContext, job: Job, msg: Message): Promise<v
   const { data } = await adapterFor(ctx, channel).fetchMedia(channel, platformMediaId);
   if (!sniffImage(data))
     throw new PlatformError(0, 'The platform returned something that is not an image', false);
-  const stored = await storeImage(ctx.db, ctx.now(), job.workspaceId, data);
+  // Customers' pictures may be larger than what WeChat lets us send (2 MB); keep up to 10 MB.
+  const stored = await storeImage(
+    ctx.db,
+    ctx.now(),
+    job.workspaceId,
+    data,
+    INBOUND_IMAGE_MAX_BYTES,
+  ).catch((err: unknown) => {
+    throw new PlatformError(0, `The picture could not be kept: ${(err as Error).message}`, false);
+  });
   if (msg.kind === 'miniprogrampage') {
     await finish(
       ctx,
@@ -186,7 +207,7 @@ async function fail(ctx: AppContext, job: Job, err: PlatformError): Promise<void
     // The platform's word wins over our count; a failure that was not about the window gives the slot back.
     const next = err.windowEffect
       ? onPlatformError(w, err.code, ctx.now())
-      : { ...w, quotaLeft: w.quotaLeft + 1 };
+      : { ...w, quotaLeft: Math.min(w.quotaLeft + 1, LIMITS.windowMessageQuota) };
     await u.tx
       .updateTable('customers')
       .set({ windowExpiresAt: next.expiresAt, windowQuota: next.quotaLeft })
@@ -261,31 +282,12 @@ async function runJob(ctx: AppContext, job: Job): Promise<void> {
  */
 export async function processOutbox(ctx: AppContext, batch = 20): Promise<number> {
   const jobs = await claim(ctx, batch);
-  const blocked = new Set<string>();
   for (const job of jobs) {
-    const key = job.job === 'send' ? await customerOf(ctx, job.messageId) : job.messageId;
-    if (blocked.has(key)) {
-      await ctx.db
-        .updateTable('outbox')
-        .set({ lockedUntil: null, lockedBy: null })
-        .where('id', '=', job.id)
-        .execute();
-      continue;
-    }
     try {
       await runJob(ctx, job);
     } catch {
-      blocked.add(key);
+      // Rescheduled with backoff by runJob; the customer's later replies wait behind it.
     }
   }
   return jobs.length;
-}
-
-async function customerOf(ctx: AppContext, messageId: string): Promise<string> {
-  const r = await ctx.db
-    .selectFrom('messages')
-    .select('customerId')
-    .where('id', '=', messageId)
-    .executeTakeFirst();
-  return r?.customerId ?? messageId;
 }

@@ -81,7 +81,7 @@ export class WebPushReminders {
         .onConflict((oc) => oc.columns(['workspaceId', 'seq']).doNothing())
         .executeTakeFirst();
       if (Number(claim.numInsertedOrUpdatedRows ?? 0) === 0) continue;
-      const conversation = (ev.event.data).conversation;
+      const conversation = ev.event.data.conversation;
       await this.remind(workspaceId, name, conversation);
     }
   }

@@ -26,9 +26,8 @@ export function registerWechatPush(app: FastifyInstance, ctx: AppContext): void 
       query: Record<string, string | undefined>,
       rawBody: string,
     ) => {
-      const channel = await loadChannel(ctx, channelId).catch(() => {
-        throw new AppError('CHANNEL_NOT_FOUND');
-      });
+      // Unknown channel → 404; a database or key failure stays a 500 (logged), never a false 404.
+      const channel = await loadChannel(ctx, channelId);
       const result = parsePush({
         method,
         query,

@@ -56,16 +56,16 @@ describe('reply window (§3.3)', () => {
     expect(onEnterSession({ expiresAt: T0 - 1, quotaLeft: 3 }, T0)).toEqual(w);
   });
 
-  it('entering the chat inside a 48 h window sets the count to 2 and keeps the longer expiry', () => {
+  it('entering the chat inside a 48 h window keeps the larger count (at least 2) and the longer expiry', () => {
     const open = onCustomerMessage(CLOSED_WINDOW, T0);
-    expect(onEnterSession(open, T0 + HOUR)).toEqual({ expiresAt: T0 + 48 * HOUR, quotaLeft: 2 });
+    expect(onEnterSession(open, T0 + HOUR)).toEqual({ expiresAt: T0 + 48 * HOUR, quotaLeft: 5 });
     const spent = { expiresAt: T0 + 48 * HOUR, quotaLeft: 0 };
     expect(onEnterSession(spent, T0 + HOUR)).toEqual({ expiresAt: T0 + 48 * HOUR, quotaLeft: 2 });
   });
 
   it('entering the chat 30 s before the 48 h window ends extends it to 1 minute from now', () => {
     const w = onEnterSession(onCustomerMessage(CLOSED_WINDOW, T0), T0 + 48 * HOUR - 30_000);
-    expect(w).toEqual({ expiresAt: T0 + 48 * HOUR + 30_000, quotaLeft: 2 });
+    expect(w).toEqual({ expiresAt: T0 + 48 * HOUR + 30_000, quotaLeft: 5 });
   });
 
   it('a message after entering the chat gives the full 5 / 48 h', () => {

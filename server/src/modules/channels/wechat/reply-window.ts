@@ -7,13 +7,12 @@
  *
  * Our reading of "quotas do not accumulate; each qualifying action resets the available count
  * to that action's maximum and extends the window to the longest applicable one":
- * - the count is SET (not added) to the action's quota: a message gives 5 whatever was left; an
- *   enter-session gives 2, even if 4 of a message's 5 were left;
- * - the expiry becomes the later of the current expiry and now + the action's duration: entering
- *   the chat never shortens an open 48-hour window, it only lends it a fresh count of 2.
- * (§9 of the notes sketches "max(current, (1 min, 2))", which would keep 4 in that example; §3.3
- * is the documented text, so we follow it. Either way a 45015/45047 from WeChat corrects us
- * through onPlatformError.)
+ * - the expiry becomes the later of the current expiry and now + the action's duration;
+ * - a customer message sets the count to 5; entering the chat never takes replies away from an
+ *   open window: the count becomes the larger of what is left and 2 (§9's max(current, (1 min, 2))).
+ * The emulator reads it the same way. Where WeChat is stricter, its 45047 corrects us through
+ * onPlatformError and the message shows as failed with that reason, rather than Kefu refusing
+ * replies WeChat would have accepted.
  */
 import { LIMITS } from '@kefu/shared';
 
@@ -29,23 +28,29 @@ export type WindowRefusal = 'WINDOW_CLOSED' | 'QUOTA_EXHAUSTED';
 /** A window that allows nothing (a customer who never wrote). */
 export const CLOSED_WINDOW: ReplyWindow = { expiresAt: null, quotaLeft: 0 };
 
-function openFor(w: ReplyWindow, now: number, quota: number, durationMs: number): ReplyWindow {
+function openFor(
+  w: ReplyWindow,
+  now: number,
+  quota: number,
+  durationMs: number,
+  keepLarger: boolean,
+): ReplyWindow {
   const candidate = now + durationMs;
   const current = w.expiresAt !== null && w.expiresAt > now ? w.expiresAt : null;
   return {
     expiresAt: current === null ? candidate : Math.max(current, candidate),
-    quotaLeft: quota,
+    quotaLeft: keepLarger && current !== null ? Math.max(w.quotaLeft, quota) : quota,
   };
 }
 
 /** The customer sent a message: 5 replies for 48 hours. */
 export function onCustomerMessage(w: ReplyWindow, now: number): ReplyWindow {
-  return openFor(w, now, LIMITS.windowMessageQuota, LIMITS.windowMessageMs);
+  return openFor(w, now, LIMITS.windowMessageQuota, LIMITS.windowMessageMs, false);
 }
 
 /** The customer entered the chat (user_enter_tempsession): 2 replies, at least 1 minute. */
 export function onEnterSession(w: ReplyWindow, now: number): ReplyWindow {
-  return openFor(w, now, LIMITS.windowEnterQuota, LIMITS.windowEnterMs);
+  return openFor(w, now, LIMITS.windowEnterQuota, LIMITS.windowEnterMs, true);
 }
 
 /** Why a reply may not be sent now, or null when it may. */
