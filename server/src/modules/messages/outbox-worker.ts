@@ -34,10 +34,11 @@ async function claim(ctx: AppContext, limit: number): Promise<Job[]> {
       .where('nextAttemptAt', '<=', now)
       .where((eb) => eb.or([eb('lockedUntil', 'is', null), eb('lockedUntil', '<', now)]))
       // Only a customer's oldest unsent reply is due: later ones never overtake it, on any node.
-      .where(({ not, exists, selectFrom }) =>
-        not(
-          exists(
-            selectFrom('outbox as earlier')
+      .where((eb) =>
+        eb.not(
+          eb.exists(
+            eb
+              .selectFrom('outbox as earlier')
               .select('earlier.id')
               .whereRef('earlier.customerId', '=', 'outbox.customerId')
               .whereRef('earlier.id', '<', 'outbox.id'),
