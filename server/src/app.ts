@@ -110,7 +110,19 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   // The console (web/dist) is served from the same origin when it has been built.
   const webDir = config.webDir ?? path.resolve(import.meta.dirname, '../../web/dist');
   const serveWeb = existsSync(path.join(webDir, 'index.html'));
-  if (serveWeb) await app.register(fastifyStatic, { root: webDir, wildcard: false });
+  if (serveWeb) {
+    await app.register(fastifyStatic, {
+      root: webDir,
+      wildcard: false,
+      // The service worker and the page must never be stale; hashed assets can be cached forever.
+      setHeaders: (res, file) => {
+        if (/(sw\.js|index\.html|manifest\.webmanifest)$/.test(file))
+          res.setHeader('cache-control', 'no-cache');
+        else if (file.includes(`${path.sep}assets${path.sep}`))
+          res.setHeader('cache-control', 'public, max-age=31536000, immutable');
+      },
+    });
+  }
   app.setNotFoundHandler((req, reply) => {
     const api = req.url.startsWith('/api/') || req.url.startsWith('/wechat/');
     if (serveWeb && !api && req.method === 'GET') return reply.sendFile('index.html');

@@ -52,7 +52,7 @@ export class ApiClient {
       text && res.headers.get('content-type')?.includes('json')
         ? (JSON.parse(text) as unknown)
         : text;
-    if (!res.ok) throw new ApiError(res.status, (data || {}));
+    if (!res.ok) throw new ApiError(res.status, data || {});
     return data as T;
   }
 

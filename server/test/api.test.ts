@@ -9,7 +9,7 @@ describe.each(DIALECTS.slice(0, 1))('API surface (%s)', (dialect) => {
   afterAll(() => s?.close());
 
   it('serves an OpenAPI document describing every route', async () => {
-    const doc = await (await fetch(`${s.url}/api/openapi.json`)).json();
+    const doc: any = await (await fetch(`${s.url}/api/openapi.json`)).json();
     expect(doc.openapi).toBe('3.1.0');
     const accept = doc.paths['/api/conversations/{id}/accept'].post;
     expect(accept.summary).toMatch(/CONV_ALREADY_TAKEN/);

@@ -1,0 +1,27 @@
+const pad = (n: number) => String(n).padStart(2, '0');
+
+/** Waiting time that ticks: "mm:ss", or "h:mm:ss" past an hour. */
+export function formatElapsed(ms: number): string {
+  const total = Math.max(0, Math.floor(ms / 1000));
+  const h = Math.floor(total / 3600);
+  const m = Math.floor((total % 3600) / 60);
+  const s = total % 60;
+  return h > 0 ? `${h}:${pad(m)}:${pad(s)}` : `${pad(m)}:${pad(s)}`;
+}
+
+/** Time left in a reply window as "hh:mm", minutes rounded up so a live window never shows 00:00. */
+export function formatRemaining(ms: number): string {
+  const minutes = Math.max(0, Math.ceil(ms / 60_000));
+  return `${pad(Math.floor(minutes / 60))}:${pad(minutes % 60)}`;
+}
+
+/** "14:05" today, "03-12 14:05" this year, "2024-03-12 14:05" before. */
+export function formatTimestamp(at: number, now = Date.now()): string {
+  const d = new Date(at);
+  const n = new Date(now);
+  const hm = `${pad(d.getHours())}:${pad(d.getMinutes())}`;
+  if (d.toDateString() === n.toDateString()) return hm;
+  const md = `${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
+  if (d.getFullYear() === n.getFullYear()) return `${md} ${hm}`;
+  return `${d.getFullYear()}-${md} ${hm}`;
+}
