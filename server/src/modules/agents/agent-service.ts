@@ -139,14 +139,16 @@ async function bindAgentIn(
   channelId: string,
   agentId: string,
 ): Promise<void> {
-  const channel = await u.tx
-    .selectFrom('channels')
-    .select('id')
+  // A no-op update locks the channel row (PostgreSQL), so concurrent bindings are counted one
+  // at a time and the 100-agent limit cannot be overrun; SQLite has one writer anyway.
+  const locked = await u.tx
+    .updateTable('channels')
+    .set((eb) => ({ name: eb.ref('name') }))
     .where('id', '=', channelId)
     .where('workspaceId', '=', workspaceId)
     .where('deletedAt', 'is', null)
     .executeTakeFirst();
-  if (!channel) throw new AppError('CHANNEL_NOT_FOUND');
+  if (Number(locked.numUpdatedRows) !== 1) throw new AppError('CHANNEL_NOT_FOUND');
   const agent = await u.tx
     .selectFrom('agents')
     .select('id')

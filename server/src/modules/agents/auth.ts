@@ -15,6 +15,11 @@ export interface Caller {
 }
 
 export const SESSION_COOKIE = 'kefu_session';
+
+/** Supervisors, admins and the owner see every channel and may act on anyone's conversation. */
+export function isSupervising(role: Role): boolean {
+  return role === 'owner' || role === 'admin' || role === 'supervisor';
+}
 const SESSION_TTL_MS = 30 * 24 * 3600_000;
 
 export function hashToken(token: string): string {

@@ -1,11 +1,9 @@
 import type { Conversation, listConversationsQuery } from '@kefu/shared';
 import type { z } from 'zod';
 import type { AppContext } from '../../context';
-import type { Caller } from '../agents/auth';
+import { type Caller, isSupervising } from '../agents/auth';
 import { AppError } from '../../errors';
 import { loadConversations } from './views';
-
-const SUPERVISING = new Set(['owner', 'admin', 'supervisor']);
 
 /**
  * Lists conversations the caller may see: agents see the channels they are bound to;
@@ -20,7 +18,7 @@ export async function listConversations(
     .selectFrom('conversations as c')
     .select(['c.id'])
     .where('c.workspaceId', '=', caller.workspaceId);
-  if (!SUPERVISING.has(caller.role)) {
+  if (!isSupervising(caller.role)) {
     q = q.where(
       'c.channelId',
       'in',
@@ -53,7 +51,7 @@ export async function assertCanSee(
   channelId: string,
   notFound: 'CONV_NOT_FOUND' | 'NOT_FOUND',
 ): Promise<void> {
-  if (SUPERVISING.has(caller.role)) return;
+  if (isSupervising(caller.role)) return;
   const bound = await ctx.db
     .selectFrom('channelAgents')
     .select('agentId')

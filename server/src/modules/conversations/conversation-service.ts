@@ -1,11 +1,9 @@
 import type { Conversation } from '@kefu/shared';
 import type { AppContext, Unit } from '../../context';
 import { AppError } from '../../errors';
-import type { Caller } from '../agents/auth';
+import { type Caller, isSupervising } from '../agents/auth';
 import { contextLine } from './conversation-repo';
 import { loadConversation } from './views';
-
-const SUPERVISING = new Set(['owner', 'admin', 'supervisor']);
 
 /** Reads a conversation for a change; on PostgreSQL the row stays locked until commit. */
 async function lockConversation(ctx: AppContext, u: Unit, caller: Caller, id: string) {
@@ -72,7 +70,7 @@ export async function acceptConversation(
       return taken();
     }
     const from = conv.state;
-    if (from === 'idle' && conv.agentId !== caller.agentId && !SUPERVISING.has(caller.role))
+    if (from === 'idle' && conv.agentId !== caller.agentId && !isSupervising(caller.role))
       return taken();
     const res = await u.tx
       .updateTable('conversations')
@@ -120,7 +118,7 @@ export async function closeConversation(
   const conversation = await ctx.transact(async (u) => {
     const conv = await lockConversation(ctx, u, caller, id);
     if (conv.state === 'closed') return loadConversation(u.tx, caller.workspaceId, id, ctx.now());
-    if (conv.agentId !== caller.agentId && !SUPERVISING.has(caller.role)) {
+    if (conv.agentId !== caller.agentId && !isSupervising(caller.role)) {
       if (conv.state !== 'queued') throw new AppError('CONV_NOT_YOURS');
       await assertBound(u, caller.agentId, conv.channelId);
     }
@@ -160,7 +158,7 @@ export async function transferConversation(
   const conversation = await ctx.transact(async (u) => {
     const conv = await lockConversation(ctx, u, caller, id);
     if (conv.state === 'closed') throw new AppError('CONV_CLOSED');
-    if (conv.agentId !== caller.agentId && !SUPERVISING.has(caller.role))
+    if (conv.agentId !== caller.agentId && !isSupervising(caller.role))
       throw new AppError('CONV_NOT_YOURS');
     const target = await u.tx
       .selectFrom('agents')

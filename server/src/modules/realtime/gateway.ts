@@ -5,12 +5,11 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { AppContext } from '../../context';
 import { Coalescer } from '../../lib/coalesce';
-import { authenticateToken, SESSION_COOKIE, type Caller } from '../agents/auth';
+import { authenticateToken, SESSION_COOKIE, type Caller, isSupervising } from '../agents/auth';
 import type { EventBus } from './bus';
 import { currentSeq, oldestKeptSeq, readEvents, type StoredEvent } from './event-log';
 import type { Presence } from './presence';
 
-const SUPERVISING = new Set(['owner', 'admin', 'supervisor']);
 const CHANNEL_CACHE_MS = 5_000;
 const HEARTBEAT_MS = 15_000;
 const RESUME_WAIT_MS = 5_000;
@@ -170,7 +169,7 @@ export class Gateway {
 
   private async visible(conn: Conn, ev: StoredEvent): Promise<boolean> {
     if (ev.agentId) return ev.agentId === conn.caller.agentId;
-    if (!ev.channelId || SUPERVISING.has(conn.caller.role)) return true;
+    if (!ev.channelId || isSupervising(conn.caller.role)) return true;
     const now = this.ctx.now();
     if (now - conn.channelsAt > CHANNEL_CACHE_MS) {
       const rows = await this.ctx.db
