@@ -1,6 +1,7 @@
 import type { Message } from '@kefu/shared';
 import type { AppContext, Unit } from '../../context';
 import { newId } from '../../lib/ids';
+import { enqueueJob } from '../messages/outbox-jobs';
 import type { ChannelRecord, InboundMessage } from '../channels/types';
 import { onCustomerMessage, onEnterSession } from '../channels/wechat/reply-window';
 import { appendMessage, contextLine, type ConvRef } from './conversation-repo';
@@ -192,22 +193,17 @@ export async function ingestInbound(
         now,
       );
       if (body.params?.platformMediaId) {
-        await u.tx
-          .insertInto('outbox')
-          .values({
+        await enqueueJob(
+          u,
+          {
             workspaceId: channel.workspaceId,
             messageId: message.id,
+            channelId: channel.id,
             job: 'fetch_media',
             customerId: null,
-            channelId: channel.id,
-            attempts: 0,
-            nextAttemptAt: now,
-            lockedUntil: null,
-            lockedBy: null,
-            lastError: null,
-            createdAt: now,
-          })
-          .execute();
+          },
+          now,
+        );
         u.after(() => ctx.kicks.outbox());
       }
     }

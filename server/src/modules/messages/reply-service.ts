@@ -2,9 +2,9 @@ import type { Message, SendMessageBody } from '@kefu/shared';
 import type { AppContext } from '../../context';
 import { AppError } from '../../errors';
 import type { Caller } from '../agents/auth';
-import { afterSend, checkSend } from '../channels/wechat/reply-window';
+import { enqueueJob, reserveReply } from './outbox-jobs';
 import { appendMessage } from '../conversations/conversation-repo';
-import { loadConversation, messageView, windowView } from '../conversations/views';
+import { loadConversation, messageView } from '../conversations/views';
 
 /** Per-agent send rate limit (per node): a burst of 20 within 10 s. */
 class SendLimiter {
@@ -99,24 +99,8 @@ export async function sendReply(
       if (conv.agentId !== caller.agentId)
         throw new AppError(conv.state === 'queued' ? 'CONV_NOT_ACTIVE' : 'CONV_NOT_YOURS');
       if (conv.state !== 'active') throw new AppError('CONV_NOT_ACTIVE');
-      const customer = await u.tx
-        .selectFrom('customers')
-        .selectAll()
-        .where('id', '=', conv.customerId)
-        .executeTakeFirstOrThrow();
       const now = ctx.now();
-      const w = {
-        expiresAt: customer.windowExpiresAt == null ? null : Number(customer.windowExpiresAt),
-        quotaLeft: customer.windowQuota,
-      };
-      const refusal = checkSend(w, now);
-      if (refusal) throw new AppError(refusal, undefined, { window: windowView(customer, now) });
-      const next = afterSend(w);
-      await u.tx
-        .updateTable('customers')
-        .set({ windowQuota: next.quotaLeft })
-        .where('id', '=', customer.id)
-        .execute();
+      await reserveReply(u, conv.customerId, now);
       const message = await appendMessage(
         u,
         conv,
@@ -140,22 +124,17 @@ export async function sendReply(
         { channelId: conv.channelId },
         { name: 'conversation.updated', data: { conversation } },
       );
-      await u.tx
-        .insertInto('outbox')
-        .values({
+      await enqueueJob(
+        u,
+        {
           workspaceId: caller.workspaceId,
           messageId: message.id,
-          job: 'send',
           channelId: conv.channelId,
+          job: 'send',
           customerId: conv.customerId,
-          attempts: 0,
-          nextAttemptAt: now,
-          lockedUntil: null,
-          lockedBy: null,
-          lastError: null,
-          createdAt: now,
-        })
-        .execute();
+        },
+        now,
+      );
       u.after(() => ctx.kicks.outbox());
       return message;
     });
@@ -182,44 +161,24 @@ export async function retryMessage(
       .executeTakeFirst();
     if (!msg) throw new AppError('MESSAGE_NOT_FOUND');
     if (msg.delivery !== 'failed') throw new AppError('MESSAGE_NOT_FAILED');
-    const customer = await u.tx
-      .selectFrom('customers')
-      .selectAll()
-      .where('id', '=', msg.customerId)
-      .executeTakeFirstOrThrow();
     const now = ctx.now();
-    const w = {
-      expiresAt: customer.windowExpiresAt == null ? null : Number(customer.windowExpiresAt),
-      quotaLeft: customer.windowQuota,
-    };
-    const refusal = checkSend(w, now);
-    if (refusal) throw new AppError(refusal, undefined, { window: windowView(customer, now) });
-    await u.tx
-      .updateTable('customers')
-      .set({ windowQuota: afterSend(w).quotaLeft })
-      .where('id', '=', customer.id)
-      .execute();
+    await reserveReply(u, msg.customerId, now);
     await u.tx
       .updateTable('messages')
       .set({ delivery: 'pending', errorCode: null, errorReason: null })
       .where('id', '=', msg.id)
       .execute();
-    await u.tx
-      .insertInto('outbox')
-      .values({
+    await enqueueJob(
+      u,
+      {
         workspaceId: msg.workspaceId,
         messageId: msg.id,
-        job: 'send',
         channelId: msg.channelId,
+        job: 'send',
         customerId: msg.customerId,
-        attempts: 0,
-        nextAttemptAt: now,
-        lockedUntil: null,
-        lockedBy: null,
-        lastError: null,
-        createdAt: now,
-      })
-      .execute();
+      },
+      now,
+    );
     const message = messageView({
       ...msg,
       delivery: 'pending',

@@ -1,0 +1,56 @@
+import { AppError } from '../../errors';
+import type { Unit } from '../../context';
+import { afterSend, checkSend } from '../channels/wechat/reply-window';
+import { windowView } from '../conversations/views';
+
+/**
+ * Queues a job for the outbox worker in the caller's transaction (the message and its job commit
+ * together). Sends carry the customer so their replies leave in order.
+ */
+export async function enqueueJob(
+  u: Unit,
+  job: {
+    workspaceId: string;
+    messageId: string;
+    channelId: string;
+    job: 'send' | 'fetch_media';
+    customerId: string | null;
+  },
+  now: number,
+): Promise<void> {
+  await u.tx
+    .insertInto('outbox')
+    .values({
+      ...job,
+      attempts: 0,
+      nextAttemptAt: now,
+      lockedUntil: null,
+      lockedBy: null,
+      lastError: null,
+      createdAt: now,
+    })
+    .execute();
+}
+
+/**
+ * Takes one reply from the customer's window and quota, or refuses with WINDOW_CLOSED /
+ * QUOTA_EXHAUSTED (and the window, so the console can say until when).
+ */
+export async function reserveReply(u: Unit, customerId: string, now: number): Promise<void> {
+  const customer = await u.tx
+    .selectFrom('customers')
+    .selectAll()
+    .where('id', '=', customerId)
+    .executeTakeFirstOrThrow();
+  const w = {
+    expiresAt: customer.windowExpiresAt == null ? null : Number(customer.windowExpiresAt),
+    quotaLeft: customer.windowQuota,
+  };
+  const refusal = checkSend(w, now);
+  if (refusal) throw new AppError(refusal, undefined, { window: windowView(customer, now) });
+  await u.tx
+    .updateTable('customers')
+    .set({ windowQuota: afterSend(w).quotaLeft })
+    .where('id', '=', customer.id)
+    .execute();
+}
