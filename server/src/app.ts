@@ -133,9 +133,13 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
 
   gateway.attach(app);
   if (opts.workers !== false) app.addHook('onReady', () => workers.start());
+  // Upgraded sockets hold the HTTP server open: end them before Fastify waits for it to close,
+  // or `close()` (and so a SIGTERM shutdown) hangs while any console is connected.
+  app.addHook('preClose', async () => {
+    await gateway.close();
+  });
   app.addHook('onClose', async () => {
     await workers.stop();
-    await gateway.close();
     await presence.close();
     await bus.close();
     redis?.disconnect();

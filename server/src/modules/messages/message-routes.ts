@@ -9,8 +9,10 @@ import { customerView, messageView } from '../conversations/views';
 import { getMedia, storeImage } from './media-service';
 import { retryMessage, sendReply } from './reply-service';
 import { sendTyping } from './typing-service';
+import { searchMessages } from './search';
 
 const idParams = z.object({ id: z.string().min(1) });
+const searchQuery = pageQuery.extend({ q: z.string().trim().min(1).max(100) });
 const MEDIA_BODY_LIMIT = 3 * 1024 * 1024;
 
 export function registerMessageRoutes(app: FastifyInstance, ctx: AppContext): void {
@@ -51,6 +53,18 @@ export function registerMessageRoutes(app: FastifyInstance, ctx: AppContext): vo
       void reply.code(201);
       return sendReply(ctx, caller, params.id, body);
     },
+  });
+  route(app, ctx, {
+    method: 'GET',
+    url: '/api/messages/search',
+    summary:
+      'Search text messages across all conversations you can see, newest first; page back with before=<createdAt>',
+    tags: ['messages'],
+    access: 'agent',
+    query: searchQuery,
+    handler: async ({ caller, query }) => ({
+      items: await searchMessages(ctx, caller, query.q, query.limit, query.before),
+    }),
   });
   route(app, ctx, {
     method: 'POST',
