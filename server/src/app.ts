@@ -85,6 +85,11 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     ? new RedisTokenStore(redis, config.redisPrefix, config.nodeId)
     : undefined;
   Object.assign(ctx.adapters, { wechat_mp: createWechatAdapter(ctx, tokenStore) }, opts.adapters);
+  if (config.redisUrl && !process.env.KEFU_SECRET_KEY) {
+    app.log.warn(
+      'Cluster mode without KEFU_SECRET_KEY: each node uses its own key file, so nodes cannot read channels saved by the others. Set the same KEFU_SECRET_KEY on every node.',
+    );
+  }
   const presence = new Presence(ctx);
   const gateway = new Gateway(ctx, bus, presence);
   const reminders = new WebPushReminders(ctx, presence);

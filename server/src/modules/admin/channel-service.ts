@@ -15,6 +15,23 @@ export function pushUrlOf(ctx: AppContext, channelId: string): string {
   return `${base}/wechat/${channelId}`;
 }
 
+/**
+ * The Token to show an admin. A secret sealed with another key (KEFU_SECRET_KEY changed or lost)
+ * must not take the whole channel list down: the channel still shows, without its Token, so
+ * the admin can re-enter the secrets.
+ */
+function tokenOf(ctx: AppContext, row: Selectable<ChannelTable>): { token?: string } {
+  try {
+    return { token: toRecord(ctx, row).secrets.token };
+  } catch (err) {
+    ctx.log.error(
+      { err, channelId: row.id },
+      'channel secrets cannot be opened with this KEFU_SECRET_KEY',
+    );
+    return {};
+  }
+}
+
 async function view(
   ctx: AppContext,
   row: Selectable<ChannelTable>,
@@ -25,7 +42,6 @@ async function view(
     .select((eb) => eb.fn.countAll<number>().as('n'))
     .where('channelId', '=', row.id)
     .executeTakeFirstOrThrow();
-  const rec = toRecord(ctx, row);
   return {
     id: row.id,
     kind: 'wechat_mp',
@@ -37,7 +53,7 @@ async function view(
     tokenEndpoint: row.tokenEndpoint,
     idleMinutes: row.idleMinutes,
     pushUrl: pushUrlOf(ctx, row.id),
-    ...(withSecrets ? { token: rec.secrets.token } : {}),
+    ...(withSecrets ? tokenOf(ctx, row) : {}),
     agentCount: Number(n),
     agentLimit: LIMITS.agentsPerChannel,
   };
