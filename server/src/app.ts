@@ -118,7 +118,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   if (serveWeb) {
     await app.register(fastifyStatic, {
       root: webDir,
-      wildcard: false,
+      wildcard: true,
       // The service worker and the page must never be stale; hashed assets can be cached forever.
       setHeaders: (res, file) => {
         if (/(sw\.js|index\.html|manifest\.webmanifest)$/.test(file))
@@ -129,7 +129,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     });
   }
   app.setNotFoundHandler((req, reply) => {
-    const api = req.url.startsWith('/api/') || req.url.startsWith('/wechat/');
+    const api = /^\/(api|wechat|assets)\//.test(req.url);
     if (serveWeb && !api && req.method === 'GET') return reply.sendFile('index.html');
     return reply
       .code(404)

@@ -85,6 +85,11 @@ export const api = {
       'GET',
       `/api/customers/${enc(id)}`,
     ),
+  search: (q: string, before?: number) =>
+    request<Items<Message>>(
+      'GET',
+      `/api/messages/search?q=${encodeURIComponent(q)}&limit=50${before ? `&before=${before}` : ''}`,
+    ),
   agents: () => request<Items<Agent>>('GET', '/api/agents'),
 
   channels: () => request<Items<Channel>>('GET', '/api/channels'),

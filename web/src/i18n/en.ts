@@ -40,6 +40,10 @@ export const en: Messages = {
     retryNow: 'Retry now',
   },
   desk: {
+    search: 'Search',
+    searchPlaceholder: 'Search messages',
+    searchEmpty: 'No matching messages',
+    searchHint: 'Type a word to search every conversation you can see',
     queue: 'Waiting',
     mine: 'Mine',
     accept: 'Accept',

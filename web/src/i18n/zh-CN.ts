@@ -38,6 +38,10 @@ export const zhCN = {
     retryNow: '立即重连',
   },
   desk: {
+    search: '搜索',
+    searchPlaceholder: '搜索聊天记录',
+    searchEmpty: '没有找到匹配的消息',
+    searchHint: '输入关键词，搜索你能看到的所有会话',
     queue: '待接入',
     mine: '我的会话',
     accept: '接入',

@@ -3,7 +3,7 @@ import { ref } from 'vue';
 
 /** View state of the desk that outlives its components (tab, side panel). */
 export const useDeskStore = defineStore('desk', () => {
-  const tab = ref<'queue' | 'mine'>('queue');
+  const tab = ref<'queue' | 'mine' | 'search'>('queue');
   const customerPanel = ref(localStorage.getItem('kefu.customerPanel') !== 'off');
 
   function toggleCustomerPanel(): void {
