@@ -54,6 +54,24 @@ export const useMessagesStore = defineStore('messages', () => {
     if (m.clientId && !isLocal(m)) unsent.delete(m.clientId);
   }
 
+  /**
+   * Apply the answer to a send. The realtime event that the message was sent (or failed) can
+   * overtake that answer, which still says "pending": a copy that moved on is newer, keep it.
+   */
+  function applySendAnswer(m: Message): void {
+    const items = threads.get(m.conversationId)?.items ?? [];
+    for (let i = items.length - 1; i >= 0; i--) {
+      const known = items[i];
+      if (known?.id !== m.id) continue;
+      if (known.delivery !== 'pending' && m.delivery === 'pending') {
+        if (m.clientId) unsent.delete(m.clientId);
+        return;
+      }
+      break;
+    }
+    upsert(m);
+  }
+
   /** Fetch the newest page; `replace` drops what was loaded (it may have gaps after a resync). */
   async function loadLatest(conversationId: string, replace = false): Promise<void> {
     const t = thread(conversationId);
@@ -144,7 +162,7 @@ export const useMessagesStore = defineStore('messages', () => {
   async function deliver(conversationId: string, body: SendMessageBody): Promise<void> {
     unsent.set(body.clientId, { conversationId, body });
     try {
-      upsert(await api.send(conversationId, body));
+      applySendAnswer(await api.send(conversationId, body));
     } catch (err) {
       if (err instanceof ApiError && err.status >= 400 && err.status < 500) {
         unsent.delete(body.clientId);
