@@ -21,6 +21,9 @@ export const useSessionStore = defineStore('session', () => {
     setToken(res.token);
     token.value = res.token;
     agent.value = res.agent;
+    // Signing in puts an offline agent online, as WeChat's own tool does; an agent who is away
+    // on another device stays away (status is one truth across devices).
+    if (res.agent.status === 'offline') agent.value = await api.setStatus('online');
   }
 
   async function loadMe(): Promise<void> {
