@@ -277,18 +277,23 @@ async function runJob(ctx: AppContext, job: Job): Promise<void> {
   }
 }
 
+/** How many jobs one node runs at once (platform calls overlap; database writes still queue). */
+const CONCURRENCY = 8;
+
 /**
- * One pass over the outbox. Jobs for one customer run in order; after a transient failure the
- * customer's later jobs wait for the next pass, so replies never overtake each other.
+ * One pass over the outbox. A claimed batch holds at most one reply per customer (only the
+ * oldest unsent one is due), so the jobs can run side by side without reordering anyone's
+ * replies; a job that fails transiently is rescheduled and the customer's later replies wait.
  */
 export async function processOutbox(ctx: AppContext, batch = 20): Promise<number> {
   const jobs = await claim(ctx, batch);
-  for (const job of jobs) {
-    try {
-      await runJob(ctx, job);
-    } catch {
-      // Rescheduled with backoff by runJob; the customer's later replies wait behind it.
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < jobs.length) {
+      const job = jobs[next++]!;
+      await runJob(ctx, job).catch(() => undefined);
     }
-  }
+  };
+  await Promise.all(Array.from({ length: Math.min(CONCURRENCY, jobs.length) }, lane));
   return jobs.length;
 }
