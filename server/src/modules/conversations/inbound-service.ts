@@ -5,7 +5,7 @@ import { enqueueJob } from '../messages/outbox-jobs';
 import type { ChannelRecord, InboundMessage } from '../channels/types';
 import { onCustomerMessage, onEnterSession } from '../channels/wechat/reply-window';
 import { appendMessage, contextLine, type ConvRef } from './conversation-repo';
-import { loadConversation } from './views';
+import { loadConversation, replyWindowOf } from './views';
 
 export interface IngestResult {
   duplicate: boolean;
@@ -156,10 +156,7 @@ export async function ingestInbound(
     if (msg.type === 'unsupported') return { duplicate: false, conversationId: null };
 
     const customer = await upsertCustomer(u, channel, msg.openid, now);
-    const current = {
-      expiresAt: customer.windowExpiresAt == null ? null : Number(customer.windowExpiresAt),
-      quotaLeft: customer.windowQuota,
-    };
+    const current = replyWindowOf(customer);
     const window =
       msg.type === 'enter_session' ? onEnterSession(current, now) : onCustomerMessage(current, now);
     await u.tx

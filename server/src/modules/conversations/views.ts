@@ -4,17 +4,20 @@ import type { Queryable } from '../../db/index';
 import type { CustomerTable, MessageTable } from '../../db/schema';
 import { AppError } from '../../errors';
 
-/** The reply window as the console shows it. */
-export function windowView(
-  c: Pick<Selectable<CustomerTable>, 'windowExpiresAt' | 'windowQuota'>,
-  now: number,
-): ReplyWindow {
-  const expiresAt = c.windowExpiresAt == null ? null : Number(c.windowExpiresAt);
+type WindowColumns = Pick<Selectable<CustomerTable>, 'windowExpiresAt' | 'windowQuota'>;
+
+/** A customer row's reply window, as the window rules take it. */
+export function replyWindowOf(c: WindowColumns): { expiresAt: number | null; quotaLeft: number } {
   return {
-    expiresAt,
+    expiresAt: c.windowExpiresAt == null ? null : Number(c.windowExpiresAt),
     quotaLeft: c.windowQuota,
-    open: expiresAt != null && expiresAt > now && c.windowQuota > 0,
   };
+}
+
+/** The reply window as the console shows it. */
+export function windowView(c: WindowColumns, now: number): ReplyWindow {
+  const { expiresAt, quotaLeft } = replyWindowOf(c);
+  return { expiresAt, quotaLeft, open: expiresAt != null && expiresAt > now && quotaLeft > 0 };
 }
 
 export function customerView(c: Selectable<CustomerTable>, now: number): Customer {

@@ -1,7 +1,7 @@
 import { AppError } from '../../errors';
 import type { Unit } from '../../context';
 import { afterSend, checkSend } from '../channels/wechat/reply-window';
-import { windowView } from '../conversations/views';
+import { replyWindowOf, windowView } from '../conversations/views';
 
 /**
  * Queues a job for the outbox worker in the caller's transaction (the message and its job commit
@@ -42,10 +42,7 @@ export async function reserveReply(u: Unit, customerId: string, now: number): Pr
     .selectAll()
     .where('id', '=', customerId)
     .executeTakeFirstOrThrow();
-  const w = {
-    expiresAt: customer.windowExpiresAt == null ? null : Number(customer.windowExpiresAt),
-    quotaLeft: customer.windowQuota,
-  };
+  const w = replyWindowOf(customer);
   const refusal = checkSend(w, now);
   if (refusal) throw new AppError(refusal, undefined, { window: windowView(customer, now) });
   await u.tx

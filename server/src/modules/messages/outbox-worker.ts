@@ -7,7 +7,7 @@ import { loadChannel } from '../channels/channel-store';
 import { adapterFor } from '../channels/registry';
 import { PlatformError, type MediaRef, type OutgoingPayload } from '../channels/types';
 import { onPlatformError } from '../channels/wechat/reply-window';
-import { loadConversation, messageView } from '../conversations/views';
+import { loadConversation, messageView, replyWindowOf } from '../conversations/views';
 import { sniffImage, storeImage } from './media-service';
 
 const MAX_ATTEMPTS = 8;
@@ -201,10 +201,7 @@ async function fail(ctx: AppContext, job: Job, err: PlatformError): Promise<void
       .selectAll()
       .where('id', '=', msg.customerId)
       .executeTakeFirstOrThrow();
-    const w = {
-      expiresAt: customer.windowExpiresAt == null ? null : Number(customer.windowExpiresAt),
-      quotaLeft: customer.windowQuota,
-    };
+    const w = replyWindowOf(customer);
     // The platform's word wins over our count; a failure that was not about the window gives the slot back.
     const next = err.windowEffect
       ? onPlatformError(w, err.code, ctx.now())
