@@ -32,16 +32,27 @@ function tokenOf(ctx: AppContext, row: Selectable<ChannelTable>): { token?: stri
   }
 }
 
-async function view(
+/** Channels with their bound-agent count, read in the same query. */
+function selectChannels(ctx: AppContext, workspaceId: string) {
+  return ctx.db
+    .selectFrom('channels')
+    .selectAll('channels')
+    .select((eb) =>
+      eb
+        .selectFrom('channelAgents')
+        .select((e) => e.fn.countAll<number>().as('n'))
+        .whereRef('channelAgents.channelId', '=', 'channels.id')
+        .as('agentCount'),
+    )
+    .where('channels.workspaceId', '=', workspaceId)
+    .where('channels.deletedAt', 'is', null);
+}
+
+function view(
   ctx: AppContext,
-  row: Selectable<ChannelTable>,
+  row: Selectable<ChannelTable> & { agentCount: number | null },
   withSecrets: boolean,
-): Promise<Channel> {
-  const { n } = await ctx.db
-    .selectFrom('channelAgents')
-    .select((eb) => eb.fn.countAll<number>().as('n'))
-    .where('channelId', '=', row.id)
-    .executeTakeFirstOrThrow();
+): Channel {
   return {
     id: row.id,
     kind: 'wechat_mp',
@@ -54,7 +65,7 @@ async function view(
     idleMinutes: row.idleMinutes,
     pushUrl: pushUrlOf(ctx, row.id),
     ...(withSecrets ? tokenOf(ctx, row) : {}),
-    agentCount: Number(n),
+    agentCount: Number(row.agentCount ?? 0),
     agentLimit: LIMITS.agentsPerChannel,
   };
 }
@@ -64,17 +75,13 @@ export async function listChannels(
   workspaceId: string,
   opts: { withSecrets: boolean; onlyIds?: string[] },
 ): Promise<Channel[]> {
-  let q = ctx.db
-    .selectFrom('channels')
-    .selectAll()
-    .where('workspaceId', '=', workspaceId)
-    .where('deletedAt', 'is', null);
+  let q = selectChannels(ctx, workspaceId);
   if (opts.onlyIds) {
     if (opts.onlyIds.length === 0) return [];
-    q = q.where('id', 'in', opts.onlyIds);
+    q = q.where('channels.id', 'in', opts.onlyIds);
   }
-  const rows = await q.orderBy('createdAt').execute();
-  return Promise.all(rows.map((r) => view(ctx, r, opts.withSecrets)));
+  const rows = await q.orderBy('channels.createdAt').execute();
+  return rows.map((r) => view(ctx, r, opts.withSecrets));
 }
 
 export async function getChannel(
@@ -82,12 +89,8 @@ export async function getChannel(
   workspaceId: string,
   id: string,
 ): Promise<Channel> {
-  const row = await ctx.db
-    .selectFrom('channels')
-    .selectAll()
-    .where('id', '=', id)
-    .where('workspaceId', '=', workspaceId)
-    .where('deletedAt', 'is', null)
+  const row = await selectChannels(ctx, workspaceId)
+    .where('channels.id', '=', id)
     .executeTakeFirst();
   if (!row) throw new AppError('CHANNEL_NOT_FOUND');
   return view(ctx, row, true);
