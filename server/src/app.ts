@@ -6,6 +6,7 @@ import type { Config } from './config';
 import { makeTransact, type AppContext } from './context';
 import { openDatabase, type DbHandle } from './db/index';
 import { registerErrorHandler } from './http/errors';
+import { serializeRequest } from './http/log-redact';
 import { buildOpenApi } from './http/openapi';
 import { SecretBox } from './lib/secret-box';
 import { registerAdminRoutes } from './modules/admin/admin-routes';
@@ -56,7 +57,10 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     schema: config.databaseSchema,
   });
   const app = Fastify({
-    logger: opts.logger === false ? false : { level: config.logLevel },
+    logger:
+      opts.logger === false
+        ? false
+        : { level: config.logLevel, serializers: { req: serializeRequest } },
     bodyLimit: 1024 * 1024,
     trustProxy: config.trustProxy,
   });

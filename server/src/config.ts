@@ -32,6 +32,12 @@ const schema = z.object({
     .int()
     .min(1024)
     .default(256 * 1024),
+  /**
+   * Refuse pushes whose signed `timestamp` is further than this from now (seconds; 0 = off).
+   * Bounds the replay of a leaked signed URL; keep it well above WeChat's retry span (3 tries,
+   * 5 s apart) and the clock skew between WeChat and this server.
+   */
+  pushMaxAgeSeconds: z.coerce.number().int().min(0).default(0),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Serve the built console from this folder when it exists. */
   webDir: z.string().optional(),
@@ -60,6 +66,7 @@ const ENV: Record<string, keyof ConfigInput> = {
   KEFU_PRESENCE_GRACE_SECONDS: 'presenceGraceSeconds',
   KEFU_OUTBOX_POLL_MS: 'outboxPollMs',
   KEFU_LOG_LEVEL: 'logLevel',
+  KEFU_PUSH_MAX_AGE_SECONDS: 'pushMaxAgeSeconds',
   KEFU_WEB_DIR: 'webDir',
   KEFU_TRUST_PROXY: 'trustProxy',
   KEFU_NODE_ID: 'nodeId',

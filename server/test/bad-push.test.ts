@@ -181,8 +181,9 @@ describe.each(DIALECTS)('bad input at the push endpoint (%s)', (dialect) => {
   it('refuses XML with a DTD and never expands an entity reference', async () => {
     const before = await storedRows(p);
     const valid = p.sim.buildPush(p.channel.appId, textFields(p, 'o-xxe', 'x'));
+    const to = p.sim.getApp(p.channel.appId)?.originalId ?? '';
     const fields = (content: string, openid = 'o-xxe') =>
-      `<ToUserName><![CDATA[gh_x]]></ToUserName><FromUserName><![CDATA[${openid}]]></FromUserName>` +
+      `<ToUserName><![CDATA[${to}]]></ToUserName><FromUserName><![CDATA[${openid}]]></FromUserName>` +
       `<CreateTime>${Math.floor(p.clock.now() / 1000)}</CreateTime><MsgType><![CDATA[text]]></MsgType>` +
       `<Content>${content}</Content><MsgId>${newMsgId()}</MsgId>`;
     const hostile = [

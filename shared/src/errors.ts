@@ -35,6 +35,11 @@ export const ERROR_CODES = {
   WECHAT_BAD_SIGNATURE: { status: 401, message: 'The push signature does not match' },
   WECHAT_BAD_PAYLOAD: { status: 400, message: 'The push body could not be read' },
   WECHAT_APPID_MISMATCH: { status: 401, message: 'The decrypted AppID is not this channel' },
+  WECHAT_WRONG_RECIPIENT: {
+    status: 403,
+    message: 'The push is addressed to another account (ToUserName)',
+  },
+  WECHAT_STALE_PUSH: { status: 401, message: 'The push timestamp is outside the accepted window' },
   INTERNAL: { status: 500, message: 'Internal error' },
 } as const;
 

@@ -1,6 +1,7 @@
 import type { ErrorBody } from '@kefu/shared';
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { AppError } from '../errors';
+import { redactUrl } from './log-redact';
 
 /** One error handler: AppError → its status and `{ code, message }`; anything else → 500, logged. */
 export function registerErrorHandler(app: FastifyInstance): void {
@@ -13,7 +14,7 @@ export function registerErrorHandler(app: FastifyInstance): void {
       };
       if (err.status >= 500) req.log.error({ err }, 'request failed');
       else if (err.code.startsWith('WECHAT_'))
-        req.log.warn({ code: err.code, url: req.url }, 'push refused');
+        req.log.warn({ code: err.code, url: redactUrl(req.url) }, 'push refused');
       return reply.code(err.status).send(body);
     }
     const fe = err as FastifyError;
@@ -26,7 +27,7 @@ export function registerErrorHandler(app: FastifyInstance): void {
     if (fe.statusCode && fe.statusCode >= 400 && fe.statusCode < 500) {
       return reply.code(fe.statusCode).send({ code: 'VALIDATION_FAILED', message: err.message });
     }
-    req.log.error({ err, url: req.url }, 'unhandled error');
+    req.log.error({ err, url: redactUrl(req.url) }, 'unhandled error');
     return reply.code(500).send({ code: 'INTERNAL', message: 'Internal error' });
   });
 }

@@ -8,11 +8,12 @@ import {
   msgSignatureFor,
   plaintextPush,
   thrownCode,
+  ORIGINAL_ID,
   type Fields,
 } from './test/push-builder';
 
 const OPENID = 'oUser123';
-const BASE = { ToUserName: 'gh_abc', FromUserName: OPENID, CreateTime: 1714112445 };
+const BASE = { ToUserName: ORIGINAL_ID, FromUserName: OPENID, CreateTime: 1714112445 };
 
 function message(input: PushInput) {
   const result = parsePush(input);
@@ -30,7 +31,7 @@ const BOMB =
     { length: 9 },
     (_, i) => `<!ENTITY lol${i + 1} "${`&lol${i || ''};`.repeat(10)}">`,
   ).join('') +
-  ']><xml><ToUserName>gh_abc</ToUserName><FromUserName>&lol9;</FromUserName>' +
+  ']><xml><ToUserName>gh_97417a04a28d</ToUserName><FromUserName>&lol9;</FromUserName>' +
   '<CreateTime>1</CreateTime><MsgType>text</MsgType><Content>&lol9;</Content></xml>';
 
 describe('message types', () => {
@@ -43,7 +44,7 @@ describe('message types', () => {
         push({ MsgType: 'image', PicUrl: 'https://x/p.jpg', MediaId: 'm1', MsgId: '7' }),
       ).toEqual({
         openid: OPENID,
-        toUserName: 'gh_abc',
+        toUserName: ORIGINAL_ID,
         createTime: 1714112445,
         dedupeKey: '7',
         platformMsgId: '7',

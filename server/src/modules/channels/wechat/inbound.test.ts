@@ -136,10 +136,13 @@ describe('every mode × format', () => {
       expect(msg.text).toBe(TEXT.Content);
     });
 
-    it(`compatible ${format} also accepts a plaintext-only push`, () => {
-      expect(message(plaintextPush(channelFor('compatible', format), TEXT)).text).toBe(
-        TEXT.Content,
-      );
+    it(`compatible ${format} refuses a plaintext-only push: no signature covers its body`, () => {
+      expect(
+        thrownCode(() => parsePush(plaintextPush(channelFor('compatible', format), TEXT))),
+      ).toBe('WECHAT_BAD_PAYLOAD');
+      // Without an EncodingAESKey the channel is plaintext in all but name.
+      const keyless = channelFor('compatible', format, { encodingAesKey: null });
+      expect(message(plaintextPush(keyless, TEXT)).text).toBe(TEXT.Content);
     });
 
     it(`${format} body is read whatever format the channel is configured with`, () => {
@@ -210,6 +213,7 @@ describe('rejections', () => {
     const input: PushInput = {
       method: 'POST',
       query: {
+        signature: sha1Signature(TOKEN, TIMESTAMP, NONCE),
         timestamp: TIMESTAMP,
         nonce: NONCE,
         encrypt_type: 'aes',

@@ -12,6 +12,8 @@ export type PushFormat = 'xml' | 'json';
 /** What the receiver needs to know about the channel the push was addressed to. */
 export interface PushChannel {
   appId: string;
+  /** The original id gh_…; a push's ToUserName must be it (or the AppID). */
+  originalId: string;
   token: string;
   encodingAesKey: string | null;
   mode: PushMode;
@@ -24,6 +26,11 @@ export interface PushInput {
   query: Record<string, string | undefined>;
   rawBody: string;
   channel: PushChannel;
+  /**
+   * Optional replay bound: refuse a push whose `timestamp` is further than `maxAgeSeconds` from
+   * `nowSeconds`. Off unless the operator sets KEFU_PUSH_MAX_AGE_SECONDS.
+   */
+  freshness?: { nowSeconds: number; maxAgeSeconds: number };
 }
 
 export type InboundMessageType =
@@ -69,48 +76,67 @@ export type PushResult =
 /**
  * Handles one push request. GET is the URL check (answer `echostr` as the whole body); POST
  * yields the message (answer `success` once it is stored, also for `unsupported` ones).
- * Throws AppError WECHAT_BAD_SIGNATURE, WECHAT_BAD_PAYLOAD or WECHAT_APPID_MISMATCH.
+ * Throws AppError WECHAT_BAD_SIGNATURE, WECHAT_STALE_PUSH, WECHAT_BAD_PAYLOAD,
+ * WECHAT_APPID_MISMATCH or WECHAT_WRONG_RECIPIENT.
  */
 export function parsePush(input: PushInput): PushResult {
   const { query, channel } = input;
   const timestamp = query.timestamp ?? '';
   const nonce = query.nonce ?? '';
+  // WeChat sends the token/timestamp/nonce `signature` in every mode, and on the URL check
+  // (§1.2, §1.3). Checking it before anything else means that nobody without the Token can
+  // make Kefu read, parse or decrypt a single byte of the body.
+  requireSignature(query.signature, channel.token, timestamp, nonce);
+  requireFresh(input.freshness, timestamp);
   if (input.method === 'GET') {
     // The URL check is the same in every mode; echostr is not signed and not encrypted.
-    requireSignature(query.signature, channel.token, timestamp, nonce);
     const echostr = query.echostr;
     if (echostr === undefined) throw badPayload('GET without echostr');
     return { kind: 'verify', echostr };
   }
-  return { kind: 'message', message: normalizeFields(readPostFields(input, timestamp, nonce)) };
+  const message = normalizeFields(readPostFields(input, timestamp, nonce));
+  const to = message.toUserName;
+  // A Token shared by two accounts (or leaked) must not let one account's pushes land in another.
+  if (to !== channel.originalId && to !== channel.appId) {
+    throw new AppError('WECHAT_WRONG_RECIPIENT', undefined, { toUserName: to.slice(0, 64) });
+  }
+  return { kind: 'message', message };
 }
 
 function readPostFields(input: PushInput, timestamp: string, nonce: string): PushFields {
   const { query, channel, rawBody } = input;
+  const key = channel.encodingAesKey;
   const encrypted =
-    channel.mode === 'safe' || query.encrypt_type === 'aes' || query.msg_signature !== undefined;
-  if (!encrypted) {
-    // Plaintext: the signature covers only token/timestamp/nonce, so check it before reading.
-    requireSignature(query.signature, channel.token, timestamp, nonce);
+    channel.mode === 'safe' ||
+    (channel.mode === 'compatible' && key !== null) ||
+    query.encrypt_type === 'aes' ||
+    query.msg_signature !== undefined;
+  // Plaintext: the signature covers only token/timestamp/nonce (WeChat's design); it was checked.
+  if (!encrypted) return parsePushBody(rawBody);
+  if (!key) {
+    if (channel.mode === 'safe') throw badPayload('safe mode without an EncodingAESKey');
+    // A plaintext channel without a key can read only a compatible body's plaintext half.
     return parsePushBody(rawBody);
   }
-  // The envelope must be read to find Encrypt, which msg_signature covers.
-  const envelope = parsePushBody(rawBody);
-  const encrypt = envelope.Encrypt;
+  // The envelope must be read to find Encrypt, which msg_signature covers. In compatible mode
+  // only the encrypted half is trusted: the plaintext half is covered by no signature at all,
+  // so a push without Encrypt could be forged by anyone who saw one signed URL.
+  const encrypt = parsePushBody(rawBody).Encrypt;
   if (encrypt === undefined || encrypt === '') {
-    // Compatible (or a drifted plaintext) channel: the plaintext fields stand on their own.
-    if (channel.mode === 'safe') throw badPayload('safe mode requires an encrypted body');
-    requireSignature(query.signature, channel.token, timestamp, nonce);
-    return envelope;
-  }
-  if (!channel.encodingAesKey) {
-    if (channel.mode === 'safe') throw badPayload('safe mode without an EncodingAESKey');
-    // Without a key only a compatible body's plaintext half can be read.
-    requireSignature(query.signature, channel.token, timestamp, nonce);
-    return envelope;
+    throw badPayload(
+      `${channel.mode === 'plaintext' ? 'an aes' : channel.mode} push without Encrypt`,
+    );
   }
   requireSignature(query.msg_signature, channel.token, timestamp, nonce, encrypt);
-  return parsePushBody(decryptPayload(channel.encodingAesKey, encrypt, channel.appId));
+  return parsePushBody(decryptPayload(key, encrypt, channel.appId));
+}
+
+function requireFresh(freshness: PushInput['freshness'], timestamp: string): void {
+  if (!freshness || freshness.maxAgeSeconds <= 0) return;
+  const at = /^\d{1,12}$/.test(timestamp) ? Number(timestamp) : NaN;
+  if (!(Math.abs(freshness.nowSeconds - at) <= freshness.maxAgeSeconds)) {
+    throw new AppError('WECHAT_STALE_PUSH', undefined, { maxAgeSeconds: freshness.maxAgeSeconds });
+  }
 }
 
 function requireSignature(expected: string | undefined, ...parts: string[]): void {

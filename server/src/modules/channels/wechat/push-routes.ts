@@ -34,11 +34,20 @@ export function registerWechatPush(app: FastifyInstance, ctx: AppContext): void 
         rawBody,
         channel: {
           appId: channel.appId,
+          originalId: channel.originalId,
           token: channel.secrets.token,
           encodingAesKey: channel.secrets.encodingAesKey,
           mode: channel.mode,
           format: channel.format,
         },
+        ...(ctx.config.pushMaxAgeSeconds > 0
+          ? {
+              freshness: {
+                nowSeconds: Math.floor(ctx.now() / 1000),
+                maxAgeSeconds: ctx.config.pushMaxAgeSeconds,
+              },
+            }
+          : {}),
       });
       if (result.kind === 'verify') return result.echostr;
       const ingested = await ingestInbound(ctx, channel, result.message);

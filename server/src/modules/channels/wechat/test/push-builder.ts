@@ -5,6 +5,8 @@ import type { PushChannel, PushInput, PushMode } from '../inbound';
 export const TOKEN = 'AAAAA';
 export const AES_KEY = 'A'.repeat(43);
 export const APP_ID = 'wxba5fad812f8e6fb9';
+/** The original id (gh_…) of the official examples' mini program. */
+export const ORIGINAL_ID = 'gh_97417a04a28d';
 export const TIMESTAMP = '1714112445';
 export const NONCE = '415670741';
 
@@ -13,7 +15,15 @@ export function channelFor(
   format: 'xml' | 'json' = 'xml',
   overrides: Partial<PushChannel> = {},
 ): PushChannel {
-  return { appId: APP_ID, token: TOKEN, encodingAesKey: AES_KEY, mode, format, ...overrides };
+  return {
+    appId: APP_ID,
+    originalId: ORIGINAL_ID,
+    token: TOKEN,
+    encodingAesKey: AES_KEY,
+    mode,
+    format,
+    ...overrides,
+  };
 }
 
 export type Fields = Record<string, string | number>;
@@ -82,7 +92,7 @@ export function encryptedPush(
   const outer: Fields =
     channel.mode === 'compatible'
       ? { ...(options.plainFields ?? fields), Encrypt: encrypt }
-      : { ToUserName: String(fields.ToUserName ?? 'gh_97417a04a28d'), Encrypt: encrypt };
+      : { ToUserName: String(fields.ToUserName ?? ORIGINAL_ID), Encrypt: encrypt };
   return {
     method: 'POST',
     query: {
