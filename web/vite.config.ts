@@ -22,7 +22,9 @@ export default defineConfig({
   },
   server: {
     proxy: {
-      '/api': { target: server, changeOrigin: true, ws: true },
+      // Host stays the dev server's, so it matches the page's Origin: Kefu refuses cookie
+      // requests and WebSocket upgrades whose Origin is not its own (CSRF, docs/security.md).
+      '/api': { target: server, changeOrigin: false, ws: true },
       '/wechat': { target: server, changeOrigin: true },
     },
   },

@@ -6,8 +6,10 @@ import type { Config } from './config';
 import { makeTransact, type AppContext } from './context';
 import { openDatabase, type DbHandle } from './db/index';
 import { registerErrorHandler } from './http/errors';
+import { registerSecurityHeaders } from './http/security-headers';
 import { serializeRequest } from './http/log-redact';
 import { buildOpenApi } from './http/openapi';
+import { createRateLimiter } from './lib/rate-limit';
 import { SecretBox } from './lib/secret-box';
 import { registerAdminRoutes } from './modules/admin/admin-routes';
 import { registerAgentRoutes } from './modules/agents/agent-routes';
@@ -82,9 +84,11 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     kicks,
     adapters: {} as Record<string, ChannelAdapter>,
   };
-  const ctx: AppContext = { ...base, transact: makeTransact(base) };
-  // In a cluster one access token per mini program is shared through Redis (single-flight refresh).
+  // In a cluster one access token per mini program is shared through Redis (single-flight
+  // refresh), and so are the sign-in and reply limits (N nodes must not allow N times as many).
   const redis = config.redisUrl ? new Redis(config.redisUrl, { maxRetriesPerRequest: 2 }) : null;
+  const limited = { ...base, rateLimiter: createRateLimiter(redis, config.redisPrefix, app.log) };
+  const ctx: AppContext = { ...limited, transact: makeTransact(limited) };
   const tokenStore = redis
     ? new RedisTokenStore(redis, config.redisPrefix, config.nodeId)
     : undefined;
@@ -107,6 +111,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     (_r, body, done) => done(null, body),
   );
   registerErrorHandler(app);
+  registerSecurityHeaders(app);
   registerWechatPush(app, ctx);
   registerAgentRoutes(app, ctx);
   registerAdminRoutes(app, ctx);

@@ -42,6 +42,11 @@ const schema = z.object({
   /** Serve the built console from this folder when it exists. */
   webDir: z.string().optional(),
   nodeId: z.string().default(() => randomBytes(4).toString('hex')),
+  /**
+   * log2 of scrypt's N for new password hashes (r=8, p=1). The default, 17, is OWASP's minimum;
+   * the test suite lowers it to 14 because it creates hundreds of agents.
+   */
+  passwordCost: z.coerce.number().int().min(14).max(20).default(17),
   /** Behind a reverse proxy: trust X-Forwarded-For for client addresses (login rate limit). */
   trustProxy: z
     .union([z.boolean(), z.string()])
@@ -70,6 +75,7 @@ const ENV: Record<string, keyof ConfigInput> = {
   KEFU_WEB_DIR: 'webDir',
   KEFU_TRUST_PROXY: 'trustProxy',
   KEFU_NODE_ID: 'nodeId',
+  KEFU_PASSWORD_COST: 'passwordCost',
 };
 
 /** Reads KEFU_* variables, applies overrides, validates, and fails fast with the bad field. */
@@ -95,7 +101,7 @@ export function loadConfig(
 function loadOrCreateSecretKey(dataDir: string): string {
   const file = path.join(dataDir, 'secret.key');
   if (existsSync(file)) return readFileSync(file, 'utf8').trim();
-  mkdirSync(dataDir, { recursive: true });
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const key = randomBytes(32).toString('base64');
   writeFileSync(file, key + '\n', { mode: 0o600 });
   return key;

@@ -2,6 +2,7 @@ import type { RealtimeEvent } from '@kefu/shared';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Config } from './config';
 import type { Db, Dialect, Tx } from './db/index';
+import type { RateLimiter } from './lib/rate-limit';
 import type { SecretBox } from './lib/secret-box';
 import type { ChannelAdapter } from './modules/channels/types';
 import { inTransaction, type AfterCommit } from './lib/tx';
@@ -33,6 +34,8 @@ export interface AppContext {
   kicks: Kicks;
   /** Channel adapters by channel kind. */
   adapters: Record<string, ChannelAdapter>;
+  /** Sign-in and reply limits; shared through Redis in cluster mode. */
+  rateLimiter: RateLimiter;
   transact<T>(fn: (u: Unit) => Promise<T>): Promise<T>;
 }
 

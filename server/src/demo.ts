@@ -1,5 +1,6 @@
 import { createSim } from '@kefu/wechat-sim';
 import { randomBytes } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
 import { buildApp } from './app';
 import { loadConfig } from './config';
 import type { AppContext } from './context';
@@ -97,6 +98,16 @@ async function ensureDemoData(ctx: AppContext, simUrl: string): Promise<string> 
   return channel.id;
 }
 
+function isLoopback(address: string): boolean {
+  return address === '::1' || address.startsWith('127.') || address === '::ffff:127.0.0.1';
+}
+
+/** A URL host for a bound address: the wildcard is reached on loopback; IPv6 in brackets. */
+function urlHost(address: string): string {
+  if (address === '0.0.0.0' || address === '::') return '127.0.0.1';
+  return address.includes(':') ? `[${address}]` : address;
+}
+
 /**
  * The quick start: Kefu on SQLite plus the WeChat emulator, with a demo mini program configured
  * on both sides, so one person can chat as a customer and answer as an agent.
@@ -106,6 +117,9 @@ export async function runDemo(): Promise<void> {
   const sim = await createSim({ logger: false });
   const simUrl = await sim.listen(simPort, '127.0.0.1');
   const config = loadConfig(process.env, {
+    // The demo's passwords are printed below and in the README: it listens on this machine only
+    // unless KEFU_HOST says otherwise.
+    host: process.env.KEFU_HOST || '127.0.0.1',
     port: Number(process.env.KEFU_PORT ?? 3000),
     wechatApiBase: simUrl,
     allowedOutboundBases: [simUrl],
@@ -116,8 +130,9 @@ export async function runDemo(): Promise<void> {
   const ctx = app.kefu.ctx;
   const channelId = await ensureDemoData(ctx, simUrl);
   const channel = await loadChannel(ctx, channelId);
-  const url = await app.listen({ port: config.port, host: config.host });
-  const kefuUrl = url.replace('0.0.0.0', '127.0.0.1');
+  await app.listen({ port: config.port, host: config.host });
+  const bound = app.server.address() as AddressInfo;
+  const kefuUrl = `http://${urlHost(bound.address)}:${bound.port}`;
   sim.addApp({
     appId: channel.appId,
     appSecret: channel.secrets.appSecret,
@@ -135,8 +150,12 @@ export async function runDemo(): Promise<void> {
   };
   process.once('SIGINT', () => void stop());
   process.once('SIGTERM', () => void stop());
+  const warning = isLoopback(bound.address)
+    ? ''
+    : '\n  Warning: reachable from other machines, and the demo passwords below are public.';
   console.log(`
   Kefu 客服台 is running (SQLite in ${config.dataDir}).
+  Kefu listening on ${kefuUrl} (bound to ${bound.address}, port ${bound.port})${warning}
 
   Agent console   ${kefuUrl}/
                   admin / admin123 (店长, owner) · xiaowang / kefu1234 · xiaoli / kefu1234

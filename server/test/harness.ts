@@ -38,6 +38,8 @@ export function testConfig(
       presenceGraceSeconds: 3600,
       outboxPollMs: 50,
       idleSweepMs: 3_600_000,
+      // Hundreds of agents sign in across the suite: 2^14 (the pre-OWASP cost) keeps it fast.
+      passwordCost: 14,
       ...extra,
     },
   );

@@ -11,6 +11,18 @@ import {
 
 /** Request bodies and queries of the REST API (validated once at the edge). */
 
+/**
+ * An http(s) URL. `z.string().url()` alone accepts `javascript:`, `data:` or `vbscript:`, which
+ * the customer's WeChat and the console would render as a link that runs code when clicked.
+ */
+const webUrl = z
+  .string()
+  .url()
+  .max(2048)
+  .regex(/^https?:\/\//i, 'must be an http: or https: URL');
+/** A link an agent sends: both its target and its thumbnail must be web URLs. */
+const sentLinkSchema = linkSchema.extend({ url: webUrl, thumbUrl: webUrl });
+
 export const loginBody = z.object({
   login: z.string().min(1).max(100),
   password: z.string().min(1).max(200),
@@ -55,7 +67,7 @@ export const sendMessageBody = z.discriminatedUnion('kind', [
     clientId: z.string().min(1).max(64),
     card: cardSchema,
   }),
-  z.object({ kind: z.literal('link'), clientId: z.string().min(1).max(64), link: linkSchema }),
+  z.object({ kind: z.literal('link'), clientId: z.string().min(1).max(64), link: sentLinkSchema }),
 ]);
 export type SendMessageBody = z.infer<typeof sendMessageBody>;
 

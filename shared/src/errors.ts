@@ -10,6 +10,7 @@ export const ERROR_CODES = {
   AUTH_INVALID_CREDENTIALS: { status: 401, message: 'Wrong login or password' },
   AUTH_RATE_LIMITED: { status: 429, message: 'Too many sign-in attempts; wait and retry' },
   AUTH_FORBIDDEN: { status: 403, message: 'Your role does not allow this' },
+  AUTH_CSRF: { status: 403, message: 'This request did not come from the Kefu console' },
   AGENT_LOGIN_TAKEN: { status: 409, message: 'That login is already taken' },
   AGENT_NOT_BOUND: { status: 403, message: 'The agent is not bound to this channel' },
   AGENT_NOT_ONLINE: { status: 409, message: 'The agent is not online' },

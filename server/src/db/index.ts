@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3';
 import { CamelCasePlugin, Kysely, PostgresDialect, SqliteDialect, type Transaction } from 'kysely';
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import type { Database as Schema } from './schema';
@@ -20,6 +20,30 @@ export interface DbHandle {
 
 // int8 (bigint) columns hold epoch-ms timestamps and sequences, all well inside 2^53.
 pg.types.setTypeParser(20, (v) => Number(v));
+
+/**
+ * Opens a SQLite file readable by Kefu's user only: the database holds password hashes, session
+ * hashes and every customer's messages, so like secret.key it is 0600, in a 0700 folder when
+ * Kefu creates that folder. The file gets its mode before SQLite opens it; SQLite gives the
+ * -wal and -shm files the database file's mode, and the chmod below also tightens files an
+ * older Kefu left 0644.
+ */
+function openPrivateSqlite(file: string): Database.Database {
+  if (file !== ':memory:') {
+    mkdirSync(path.dirname(path.resolve(file)), { recursive: true, mode: 0o700 });
+    closeSync(openSync(file, 'a', 0o600));
+    chmodSync(file, 0o600);
+  }
+  const sqlite = new Database(file);
+  sqlite.pragma('journal_mode = WAL');
+  if (file !== ':memory:') {
+    // Reading the schema makes SQLite create -wal and -shm now, not at some later write.
+    sqlite.prepare('SELECT count(*) FROM sqlite_master').get();
+    for (const extra of ['-wal', '-shm'])
+      if (existsSync(file + extra)) chmodSync(file + extra, 0o600);
+  }
+  return sqlite;
+}
 
 /** Opens SQLite (WAL) or PostgreSQL from one URL and brings the schema up to date. */
 export async function openDatabase(opts: {
@@ -47,9 +71,7 @@ export async function openDatabase(opts: {
     return { db, dialect: 'postgres', close: () => db.destroy() };
   }
   const file = opts.url.replace(/^sqlite:/, '') || path.join(opts.dataDir, 'kefu.db');
-  mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
-  const sqlite = new Database(file);
-  sqlite.pragma('journal_mode = WAL');
+  const sqlite = openPrivateSqlite(file);
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');

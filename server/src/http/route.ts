@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { z, ZodType } from 'zod';
 import type { AppContext } from '../context';
 import { AppError } from '../errors';
+import { fromOwnOrigin } from './origin';
 import { authenticate, type Caller } from '../modules/agents/auth';
 
 export type Access = 'public' | 'agent' | 'supervisor' | 'admin' | 'owner';
@@ -57,6 +58,22 @@ function parse<T extends ZodType>(
   });
 }
 
+/** The header the console sends on every request; a cross-origin page cannot set it unasked. */
+export const CLIENT_HEADER = 'x-kefu-client';
+
+/**
+ * A state change carried by the session cookie must come from the console itself: the browser
+ * attaches the cookie to any form another site posts here. So the request must come from
+ * Kefu's own origin and carry the console's header (which a cross-origin page can only send
+ * after a CORS preflight that Kefu never grants). Bearer requests need neither: a browser never
+ * adds an Authorization header on its own.
+ */
+function assertFromConsole(req: FastifyRequest, ctx: AppContext): void {
+  if (req.method === 'GET' || req.method === 'HEAD') return;
+  if (!fromOwnOrigin(req.headers, ctx.config) || req.headers[CLIENT_HEADER] !== 'console')
+    throw new AppError('AUTH_CSRF');
+}
+
 /**
  * Registers a thin route: authenticate, check the role, validate once, call the handler.
  * The handler returns the body; `undefined` means 204.
@@ -67,16 +84,27 @@ export function route<B extends ZodType, Q extends ZodType, P extends ZodType>(
   def: RouteDef<B, Q, P>,
 ): void {
   routeRegistry.push(def);
+  // Who calls is settled before the body is read: an anonymous or cross-site request is refused
+  // without parsing (or buffering) its body, whatever content type it claims.
+  const callers = new WeakMap<FastifyRequest, Caller>();
   app.route({
     method: def.method,
     url: def.url,
     ...(def.bodyLimit ? { bodyLimit: def.bodyLimit } : {}),
-    handler: async (req, reply) => {
-      let caller: Caller | null = null;
-      if (def.access !== 'public') {
-        caller = await authenticate(ctx, req);
-        if (RANK[caller.role] < NEED[def.access]) throw new AppError('AUTH_FORBIDDEN');
+    onRequest: async (req) => {
+      if (def.access === 'public') {
+        // Login CSRF: another page must not sign a browser in to an account of its choosing.
+        if (def.method !== 'GET' && !fromOwnOrigin(req.headers, ctx.config))
+          throw new AppError('AUTH_CSRF');
+        return;
       }
+      const auth = await authenticate(ctx, req);
+      if (auth.fromCookie) assertFromConsole(req, ctx);
+      if (RANK[auth.caller.role] < NEED[def.access]) throw new AppError('AUTH_FORBIDDEN');
+      callers.set(req, auth.caller);
+    },
+    handler: async (req, reply) => {
+      const caller = callers.get(req) ?? null;
       const result = await def.handler({
         ctx,
         caller: caller as Caller,

@@ -1,6 +1,10 @@
 import type { ErrorBody, ErrorCode } from '@kefu/shared';
 
-const TOKEN_KEY = 'kefu.token';
+// The session lives only in the HttpOnly cookie, out of reach of any script on the page. What the
+// console remembers is a flag that it signed in (not a secret): `/api/me` decides if it still is.
+const SIGNED_IN_KEY = 'kefu.signedIn';
+// Consoles before cookie-only sessions kept the bearer token here; it must not linger.
+const LEGACY_TOKEN_KEY = 'kefu.token';
 
 /** An API refusal ({code, message, details}) or a network failure (code NETWORK). */
 export class ApiError extends Error {
@@ -14,17 +18,23 @@ export class ApiError extends Error {
   }
 }
 
-let token: string | null = localStorage.getItem(TOKEN_KEY);
 let onUnauthorized: (() => void) | null = null;
 
-export function getToken(): string | null {
-  return token;
+/** Whether this browser signed in and has not signed out (the cookie may still have expired). */
+export function wasSignedIn(): boolean {
+  const legacy = localStorage.getItem(LEGACY_TOKEN_KEY) !== null;
+  if (legacy) {
+    // The cookie was set at the same sign-in, so the session carries on without the token.
+    localStorage.removeItem(LEGACY_TOKEN_KEY);
+    localStorage.setItem(SIGNED_IN_KEY, '1');
+  }
+  return localStorage.getItem(SIGNED_IN_KEY) === '1';
 }
 
-export function setToken(value: string | null): void {
-  token = value;
-  if (value) localStorage.setItem(TOKEN_KEY, value);
-  else localStorage.removeItem(TOKEN_KEY);
+/** Remembers (or forgets) that this browser is signed in. */
+export function rememberSignedIn(value: boolean): void {
+  if (value) localStorage.setItem(SIGNED_IN_KEY, '1');
+  else localStorage.removeItem(SIGNED_IN_KEY);
 }
 
 /** Called once when any request answers 401 AUTH_REQUIRED (the session is gone). */
@@ -50,14 +60,20 @@ function buildUrl(path: string, query: RequestOptions['query']): string {
   return qs ? `${path}?${qs}` : path;
 }
 
-/** One fetch wrapper for the whole console: bearer token, JSON in and out, typed errors. */
+/**
+ * One fetch wrapper for the whole console: the session cookie, JSON in and out, typed errors.
+ * Every request says it comes from the console (`X-Kefu-Client`): the server refuses cookie
+ * state changes without it, which a page on another origin cannot add without permission.
+ */
 export async function request<T>(
   method: string,
   path: string,
   opts: RequestOptions = {},
 ): Promise<T> {
-  const headers: Record<string, string> = { Accept: 'application/json' };
-  if (token) headers['Authorization'] = `Bearer ${token}`;
+  const headers: Record<string, string> = {
+    Accept: 'application/json',
+    'X-Kefu-Client': 'console',
+  };
   let body: BodyInit | undefined;
   if (opts.raw) {
     body = opts.raw;

@@ -53,7 +53,7 @@ const enc = encodeURIComponent;
 /** Every REST call the console makes, typed from `@kefu/shared`. */
 export const api = {
   login: (login: string, password: string) =>
-    request<{ token: string; agent: Agent }>('POST', '/api/auth/login', {
+    request<{ agent: Agent }>('POST', '/api/auth/login', {
       body: { login, password },
     }),
   logout: () => request<void>('POST', '/api/auth/logout'),

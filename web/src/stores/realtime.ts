@@ -2,7 +2,6 @@ import type { RealtimeEvent, ServerFrame } from '@kefu/shared';
 import { defineStore } from 'pinia';
 import { computed, ref } from 'vue';
 import { api } from '../api';
-import { getToken } from '../api/http';
 import { observeServerTime } from '../lib/clock';
 import { remind } from '../lib/reminders';
 import { RealtimeSocket, type SocketState } from '../realtime/socket';
@@ -43,7 +42,8 @@ export const useRealtimeStore = defineStore('realtime', () => {
   function start(): void {
     if (socket) return;
     running.value = true;
-    socket = new RealtimeSocket(getToken, {
+    // No token: the upgrade carries the HttpOnly session cookie like any same-origin request.
+    socket = new RealtimeSocket(() => null, {
       frame: (f) => void onFrame(f),
       state: (s) => {
         socketState.value = s;

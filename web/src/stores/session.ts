@@ -2,24 +2,27 @@ import type { Agent, AgentStatus, Channel, QuickReply } from '@kefu/shared';
 import { defineStore } from 'pinia';
 import { computed, ref } from 'vue';
 import { api, type Me, type MySettings } from '../api';
-import { getToken, setToken } from '../api/http';
+import { rememberSignedIn, wasSignedIn } from '../api/http';
 
 /** Who is signed in: the agent, their bound channels, quick replies and workspace. */
 export const useSessionStore = defineStore('session', () => {
-  const token = ref<string | null>(getToken());
+  // Not a secret: the session itself is an HttpOnly cookie. A stale flag is corrected by the
+  // first request that answers 401 (the unauthorized handler clears it).
+  const signedInFlag = ref(wasSignedIn());
   const agent = ref<Agent | null>(null);
   const channels = ref<Channel[]>([]);
   const quickReplies = ref<QuickReply[]>([]);
   const workspace = ref<Me['workspace'] | null>(null);
 
-  const signedIn = computed(() => token.value !== null);
+  const signedIn = computed(() => signedInFlag.value);
   const isAdmin = computed(() => agent.value?.role === 'owner' || agent.value?.role === 'admin');
   const status = computed<AgentStatus>(() => agent.value?.status ?? 'offline');
 
   async function login(loginName: string, password: string): Promise<void> {
     const res = await api.login(loginName, password);
-    setToken(res.token);
-    token.value = res.token;
+    // The response carries the token for scripts; the console relies on the cookie alone.
+    rememberSignedIn(true);
+    signedInFlag.value = true;
     agent.value = res.agent;
     // Signing in puts an offline agent online, as WeChat's own tool does; an agent who is away
     // on another device stays away (status is one truth across devices).
@@ -59,8 +62,8 @@ export const useSessionStore = defineStore('session', () => {
   }
 
   function clear(): void {
-    setToken(null);
-    token.value = null;
+    rememberSignedIn(false);
+    signedInFlag.value = false;
     agent.value = null;
     channels.value = [];
     quickReplies.value = [];
@@ -72,7 +75,6 @@ export const useSessionStore = defineStore('session', () => {
   }
 
   return {
-    token,
     agent,
     channels,
     quickReplies,

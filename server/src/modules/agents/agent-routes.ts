@@ -13,7 +13,7 @@ import type { AppContext } from '../../context';
 import { route } from '../../http/route';
 import { listChannels } from '../admin/channel-service';
 import { listQuickReplies } from '../admin/settings-service';
-import { LoginLimiter, SESSION_COOKIE, login, revokeSession } from './auth';
+import { SESSION_COOKIE, login, revokeSession } from './auth';
 import {
   createAgent,
   loadAgent,
@@ -27,8 +27,6 @@ import {
 const idParams = z.object({ id: z.string().min(1) });
 
 export function registerAgentRoutes(app: FastifyInstance, ctx: AppContext): void {
-  const limiter = new LoginLimiter();
-
   route(app, ctx, {
     method: 'POST',
     url: '/api/auth/login',
@@ -37,16 +35,19 @@ export function registerAgentRoutes(app: FastifyInstance, ctx: AppContext): void
     access: 'public',
     body: loginBody,
     handler: async ({ body, req, reply }) => {
-      const session = await login(ctx, limiter, { ...body, ip: req.ip });
+      const session = await login(ctx, { ...body, ip: req.ip });
       const agent = await ctx.db
         .selectFrom('agents')
         .select('workspaceId')
         .where('id', '=', session.agentId)
         .executeTakeFirstOrThrow();
       const maxAge = Math.floor((session.expiresAt - ctx.now()) / 1000);
+      // Secure whenever the console is reached over HTTPS (req.protocol honours
+      // X-Forwarded-Proto only with KEFU_TRUST_PROXY), so the cookie never travels in clear.
+      const secure = req.protocol === 'https' ? '; Secure' : '';
       void reply.header(
         'set-cookie',
-        `${SESSION_COOKIE}=${session.token}; Path=/; HttpOnly; SameSite=Lax; Max-Age=${maxAge}`,
+        `${SESSION_COOKIE}=${session.token}; Path=/; HttpOnly; SameSite=Lax; Max-Age=${maxAge}${secure}`,
       );
       return {
         token: session.token,

@@ -87,7 +87,7 @@ export async function createAgent(
     channelIds: string[];
   },
 ): Promise<Agent> {
-  const passwordHash = await hashPassword(input.password);
+  const passwordHash = await hashPassword(input.password, ctx.config.passwordCost);
   const id = newId();
   await ctx.transact(async (u) => {
     const taken = await u.tx
@@ -331,7 +331,7 @@ export async function resetPassword(
   assertMayManage(await loadAgent(ctx.db, workspaceId, id), actor);
   await ctx.db
     .updateTable('agents')
-    .set({ passwordHash: await hashPassword(password) })
+    .set({ passwordHash: await hashPassword(password, ctx.config.passwordCost) })
     .where('id', '=', id)
     .execute();
   await ctx.db

@@ -4,7 +4,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { AppContext } from '../../context';
 import { AppError } from '../../errors';
 import { newId } from '../../lib/ids';
-import { verifyPassword } from './password';
+import type { Limit } from '../../lib/rate-limit';
+import { dummyHash, hashPassword, needsRehash, verifyPassword } from './password';
 
 /** The authenticated agent behind a request. */
 export interface Caller {
@@ -22,25 +23,40 @@ export function isSupervising(role: Role): boolean {
 }
 const SESSION_TTL_MS = 30 * 24 * 3600_000;
 
+/** Sessions are stored by the SHA-256 of their token, never the token itself. */
 export function hashToken(token: string): string {
   return createHash('sha256').update(token).digest('hex');
 }
 
-/** Reads the session token from `Authorization: Bearer`, the session cookie, or `?token=` (WebSocket). */
-export function tokenFrom(req: FastifyRequest): string | null {
+/** Where a request's session token came from; only the cookie is sent by browsers on their own. */
+export interface RequestToken {
+  token: string | null;
+  fromCookie: boolean;
+}
+
+/**
+ * Reads the session token from `Authorization: Bearer` or else the session cookie. There is no
+ * query-string fallback: a token in a URL ends up in logs, history and Referer headers.
+ */
+export function tokenFrom(req: FastifyRequest): RequestToken {
   const header = req.headers.authorization;
-  if (header?.startsWith('Bearer ')) return header.slice(7).trim();
+  if (header?.startsWith('Bearer '))
+    return { token: header.slice(7).trim() || null, fromCookie: false };
   const cookie = req.headers.cookie
     ?.split(';')
     .map((c) => c.trim().split('='))
     .find(([name]) => name === SESSION_COOKIE);
-  if (cookie?.[1]) return decodeURIComponent(cookie[1]);
-  const q = (req.query as Record<string, unknown> | undefined)?.token;
-  return typeof q === 'string' && q ? q : null;
+  const token = cookie?.[1] ? decodeURIComponent(cookie[1]) : null;
+  return { token, fromCookie: token !== null };
 }
 
-export function authenticate(ctx: AppContext, req: FastifyRequest): Promise<Caller> {
-  return authenticateToken(ctx, tokenFrom(req));
+/** The caller of a request, and whether the session cookie (not a Bearer header) proved it. */
+export async function authenticate(
+  ctx: AppContext,
+  req: FastifyRequest,
+): Promise<{ caller: Caller; fromCookie: boolean }> {
+  const { token, fromCookie } = tokenFrom(req);
+  return { caller: await authenticateToken(ctx, token), fromCookie };
 }
 
 /** Resolves a session token to its agent; expired, revoked or disabled → AUTH_REQUIRED. */
@@ -78,54 +94,56 @@ export async function authenticateToken(ctx: AppContext, token: string | null): 
   };
 }
 
-/** Sliding-window limiter for sign-in attempts, per login and per address (per node). */
-export class LoginLimiter {
-  private readonly attempts = new Map<string, number[]>();
-  constructor(
-    private readonly max = 10,
-    private readonly windowMs = 5 * 60_000,
-  ) {}
+// Sign-in protection (docs/deploying.md). Failures are counted per (address, login) with a tight
+// limit, so whoever guesses is stopped quickly without locking the agent out everywhere; per
+// login with a looser ceiling, against guessing from many addresses; and per address across
+// logins, against trying one password on every login. Each attempt reserves its slot before the
+// password is checked (parallel guesses cannot overtake the count); a right password gives its
+// slot back and clears that address's counter for the login.
+const WINDOW_MS = 5 * 60_000;
+const PER_ADDRESS_AND_LOGIN = 10;
+const PER_LOGIN = 100;
+const PER_ADDRESS = 50;
 
-  check(keys: string[], now: number): void {
-    for (const key of keys) {
-      const recent = (this.attempts.get(key) ?? []).filter((t) => now - t < this.windowMs);
-      this.attempts.set(key, recent);
-      if (recent.length >= this.max)
-        throw new AppError('AUTH_RATE_LIMITED', undefined, {
-          retryAfterMs: this.windowMs - (now - recent[0]!),
-        });
-    }
-  }
-
-  fail(keys: string[], now: number): void {
-    for (const key of keys) this.attempts.set(key, [...(this.attempts.get(key) ?? []), now]);
-  }
-
-  reset(keys: string[]): void {
-    for (const key of keys) this.attempts.delete(key);
-  }
+function signInLimits(login: string, ip: string): Limit[] {
+  const name = login.toLowerCase();
+  return [
+    { key: `signin:pair:${ip}|${name}`, limit: PER_ADDRESS_AND_LOGIN, windowMs: WINDOW_MS },
+    { key: `signin:login:${name}`, limit: PER_LOGIN, windowMs: WINDOW_MS },
+    { key: `signin:ip:${ip}`, limit: PER_ADDRESS, windowMs: WINDOW_MS },
+  ];
 }
 
 /** Checks the password and opens a session; the token is returned once and stored hashed. */
 export async function login(
   ctx: AppContext,
-  limiter: LoginLimiter,
   input: { login: string; password: string; ip: string },
 ): Promise<{ token: string; agentId: string; expiresAt: number }> {
   const now = ctx.now();
-  const keys = [`login:${input.login.toLowerCase()}`, `ip:${input.ip}`];
-  limiter.check(keys, now);
+  const limits = signInLimits(input.login, input.ip);
+  const attempt = await ctx.rateLimiter.hit(limits, now);
+  if (!attempt.allowed)
+    throw new AppError('AUTH_RATE_LIMITED', undefined, { retryAfterMs: attempt.retryAfterMs });
   const agent = await ctx.db
     .selectFrom('agents')
     .select(['id', 'workspaceId', 'passwordHash', 'disabled'])
     .where('login', '=', input.login)
     .executeTakeFirst();
-  const ok = agent && !agent.disabled && (await verifyPassword(input.password, agent.passwordHash));
-  if (!agent || !ok) {
-    limiter.fail(keys, now);
-    throw new AppError('AUTH_INVALID_CREDENTIALS');
+  const cost = ctx.config.passwordCost;
+  // Unknown logins and disabled agents are checked too (against a hash nothing matches), so
+  // every sign-in costs one scrypt and the answer time does not reveal which logins exist.
+  const matches = await verifyPassword(input.password, agent?.passwordHash ?? dummyHash(cost));
+  if (!agent || agent.disabled || !matches) throw new AppError('AUTH_INVALID_CREDENTIALS');
+  await attempt.refund();
+  await ctx.rateLimiter.reset(limits[0]!.key);
+  if (needsRehash(agent.passwordHash, cost)) {
+    await ctx.db
+      .updateTable('agents')
+      .set({ passwordHash: await hashPassword(input.password, cost) })
+      .where('id', '=', agent.id)
+      .where('passwordHash', '=', agent.passwordHash)
+      .execute();
   }
-  limiter.reset([keys[0]!]);
   const token = randomBytes(32).toString('base64url');
   const expiresAt = now + SESSION_TTL_MS;
   await ctx.db
@@ -144,6 +162,7 @@ export async function login(
   return { token, agentId: agent.id, expiresAt };
 }
 
+/** Ends one session: its token answers AUTH_REQUIRED from now on. */
 export async function revokeSession(ctx: AppContext, sessionId: string): Promise<void> {
   await ctx.db
     .updateTable('sessions')

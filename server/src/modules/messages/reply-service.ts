@@ -6,17 +6,12 @@ import { enqueueJob, reserveReply } from './outbox-jobs';
 import { appendMessage } from '../conversations/conversation-repo';
 import { loadConversation, messageView } from '../conversations/views';
 
-/** Per-agent send rate limit (per node): a burst of 20 within 10 s. */
-class SendLimiter {
-  private readonly sent = new Map<string, number[]>();
-  check(agentId: string, now: number): void {
-    const recent = (this.sent.get(agentId) ?? []).filter((t) => now - t < 10_000);
-    if (recent.length >= 20) throw new AppError('MESSAGE_RATE_LIMITED');
-    recent.push(now);
-    this.sent.set(agentId, recent);
-  }
+/** Per-agent send rate limit, cluster-wide with Redis: a burst of 20 within 10 s. */
+async function checkSendRate(ctx: AppContext, agentId: string): Promise<void> {
+  const limit = { key: `send:${agentId}`, limit: 20, windowMs: 10_000 };
+  const { allowed, retryAfterMs } = await ctx.rateLimiter.hit([limit], ctx.now());
+  if (!allowed) throw new AppError('MESSAGE_RATE_LIMITED', undefined, { retryAfterMs });
 }
-const limiter = new SendLimiter();
 
 async function existingByClientId(
   ctx: AppContext,
@@ -85,7 +80,7 @@ export async function sendReply(
       .executeTakeFirst();
     if (!media) throw new AppError('MEDIA_NOT_FOUND');
   }
-  limiter.check(caller.agentId, ctx.now());
+  await checkSendRate(ctx, caller.agentId);
   try {
     return await ctx.transact(async (u) => {
       const conv = await u.tx
