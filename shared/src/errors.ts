@@ -33,6 +33,10 @@ export const ERROR_CODES = {
   MEDIA_TOO_LARGE: { status: 413, message: 'Images must be at most 2 MB' },
   MEDIA_UNSUPPORTED: { status: 415, message: 'Only JPEG, PNG and GIF images are accepted' },
   MEDIA_NOT_FOUND: { status: 404, message: 'No such media' },
+  PUSH_ENDPOINT_REFUSED: {
+    status: 400,
+    message: 'Push endpoints must be https: URLs on public addresses',
+  },
   WECHAT_BAD_SIGNATURE: { status: 401, message: 'The push signature does not match' },
   WECHAT_BAD_PAYLOAD: { status: 400, message: 'The push body could not be read' },
   WECHAT_APPID_MISMATCH: { status: 401, message: 'The decrypted AppID is not this channel' },

@@ -3,6 +3,7 @@ import type { Database } from './schema';
 import type { Dialect } from './index';
 import * as m001 from './migrations/001-initial';
 import * as m002 from './migrations/002-reminders';
+import * as m003 from './migrations/003-media-owner-push-per-agent';
 
 /**
  * Runs pending migrations; fails loudly so a half-migrated database never serves traffic.
@@ -17,6 +18,7 @@ export async function runMigrations(
   const migrations: Record<string, Migration> = {
     '001-initial': { up: (d) => m001.up(d, dialect) },
     '002-reminders': { up: (d) => m002.up(d) },
+    '003-media-owner-push-per-agent': { up: (d) => m003.up(d) },
   };
   const migrator = new Migrator({
     db: db.withoutPlugins() as Kysely<unknown>,

@@ -168,6 +168,8 @@ export interface MediaTable {
   platformMediaId: string | null;
   platformChannelId: string | null;
   platformExpiresAt: number | null;
+  /** The agent who uploaded it; null for images fetched from the platform. */
+  uploadedBy: string | null;
   createdAt: number;
 }
 

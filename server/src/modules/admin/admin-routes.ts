@@ -11,12 +11,13 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { AppContext } from '../../context';
 import { route } from '../../http/route';
-import { bindAgent, loadAgents, unbindAgent } from '../agents/agent-service';
+import { loadAgents } from '../agents/agent-service';
 import {
   createChannel,
   deleteChannel,
   getChannel,
   listChannels,
+  setChannelAgents,
   testChannel,
   updateChannel,
 } from './channel-service';
@@ -104,29 +105,8 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: AppContext): void
     body: bindAgentsBody,
     response: z.object({ items: z.array(agentSchema) }),
     handler: async ({ caller, params, body }) => {
-      const channel = await getChannel(ctx, caller.workspaceId, params.id);
-      const current = await ctx.db
-        .selectFrom('channelAgents')
-        .select('agentId')
-        .where('channelId', '=', channel.id)
-        .execute();
-      const wanted = new Set(body.agentIds);
-      for (const c of current)
-        if (!wanted.has(c.agentId))
-          await unbindAgent(ctx, caller.workspaceId, channel.id, c.agentId);
-      for (const id of body.agentIds) await bindAgent(ctx, caller.workspaceId, channel.id, id);
-      const bound = await ctx.db
-        .selectFrom('channelAgents')
-        .select('agentId')
-        .where('channelId', '=', channel.id)
-        .execute();
-      return {
-        items: await loadAgents(
-          ctx.db,
-          caller.workspaceId,
-          bound.map((b) => b.agentId),
-        ),
-      };
+      const bound = await setChannelAgents(ctx, caller.workspaceId, params.id, body.agentIds);
+      return { items: await loadAgents(ctx.db, caller.workspaceId, bound) };
     },
   });
   route(app, ctx, {

@@ -197,3 +197,70 @@ export async function testChannel(
     throw err;
   }
 }
+
+/**
+ * Sets the agents bound to a channel as one transaction: every check (the channel, each agent, the
+ * 100-agent limit) runs before anything changes, so a refused request leaves the bindings as
+ * they were. Locking the channel row first (PostgreSQL) orders it with concurrent bindings.
+ */
+export async function setChannelAgents(
+  ctx: AppContext,
+  workspaceId: string,
+  channelId: string,
+  agentIds: readonly string[],
+): Promise<string[]> {
+  const wanted = [...new Set(agentIds)];
+  return ctx.transact(async ({ tx }) => {
+    const locked = await tx
+      .updateTable('channels')
+      .set((eb) => ({ name: eb.ref('name') }))
+      .where('id', '=', channelId)
+      .where('workspaceId', '=', workspaceId)
+      .where('deletedAt', 'is', null)
+      .executeTakeFirst();
+    if (Number(locked.numUpdatedRows) !== 1) throw new AppError('CHANNEL_NOT_FOUND');
+    if (wanted.length > LIMITS.agentsPerChannel) {
+      throw new AppError(
+        'CHANNEL_AGENT_LIMIT',
+        `A channel can have at most ${LIMITS.agentsPerChannel} agents`,
+        { limit: LIMITS.agentsPerChannel },
+      );
+    }
+    const found =
+      wanted.length === 0
+        ? []
+        : await tx
+            .selectFrom('agents')
+            .select('id')
+            .where('workspaceId', '=', workspaceId)
+            .where('id', 'in', wanted)
+            .execute();
+    // Another workspace's agent id is as unknown as a made-up one.
+    if (found.length !== wanted.length) throw new AppError('NOT_FOUND', 'No such agent');
+    const current = await tx
+      .selectFrom('channelAgents')
+      .select('agentId')
+      .where('channelId', '=', channelId)
+      .execute();
+    const have = new Set(current.map((c) => c.agentId));
+    const gone = current.map((c) => c.agentId).filter((id) => !wanted.includes(id));
+    if (gone.length > 0) {
+      await tx
+        .deleteFrom('channelAgents')
+        .where('channelId', '=', channelId)
+        .where('agentId', 'in', gone)
+        .execute();
+    }
+    const added = wanted.filter((id) => !have.has(id));
+    if (added.length > 0) {
+      const now = ctx.now();
+      await tx
+        .insertInto('channelAgents')
+        .values(
+          added.map((agentId) => ({ channelId, agentId, workspaceId, serving: 1, createdAt: now })),
+        )
+        .execute();
+    }
+    return wanted;
+  });
+}

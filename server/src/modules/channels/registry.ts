@@ -1,5 +1,6 @@
 import type { AppContext } from '../../context';
 import { AppError } from '../../errors';
+import { isAllowedBase } from '../../lib/outbound';
 import type { ChannelAdapter, ChannelRecord } from './types';
 
 /** The adapter that speaks a channel's platform. */
@@ -13,12 +14,14 @@ export function adapterFor(
   return adapter;
 }
 
+/** The platform bases outbound HTTP may reach: the WeChat base and KEFU_ALLOWED_OUTBOUND. */
+export function allowedBasesOf(ctx: Pick<AppContext, 'config'>): string[] {
+  return [ctx.config.wechatApiBase, ...ctx.config.allowedOutboundBases];
+}
+
 /** Outbound HTTP may only reach configured platform bases (no SSRF through channel settings). */
 export function assertAllowedBase(ctx: Pick<AppContext, 'config'>, base: string): void {
-  const allowed = [ctx.config.wechatApiBase, ...ctx.config.allowedOutboundBases].map((b) =>
-    b.replace(/\/+$/, ''),
-  );
-  if (!allowed.includes(base.replace(/\/+$/, ''))) {
+  if (!isAllowedBase(base, allowedBasesOf(ctx))) {
     throw new AppError(
       'VALIDATION_FAILED',
       `API base ${base} is not allowed by the server configuration (KEFU_ALLOWED_OUTBOUND)`,

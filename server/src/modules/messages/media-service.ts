@@ -4,6 +4,7 @@ import type { AppContext } from '../../context';
 import type { Queryable } from '../../db/index';
 import { AppError } from '../../errors';
 import { newId } from '../../lib/ids';
+import { isSupervising, type Caller } from '../agents/auth';
 
 /** Recognizes JPEG, PNG and GIF by their first bytes; anything else is refused. */
 export function sniffImage(data: Buffer): string | null {
@@ -19,16 +20,67 @@ export function sniffImage(data: Buffer): string | null {
   return null;
 }
 
-/** Stores an image in the database (shared by every node), checked by magic bytes and size. */
+/**
+ * Markup a browser's sniffer (it reads the first 512 bytes) or a careless viewer could take for a
+ * document. No genuine photo carries these as text near its start; a polyglot does.
+ */
+// Only patterns of 4+ characters: shorter ones (`<a `) turn up by chance in compressed pixels.
+const MARKUP =
+  /<(?:script|html|svg|\?xml|body|head|iframe|object|embed|meta|!doctype)|javascript:/i;
+const MARKUP_SCAN_BYTES = 4096;
+
+function pngIsWhole(d: Buffer): boolean {
+  // The IHDR chunk first (length 13 at byte 8), the 12-byte IEND chunk last.
+  const ihdr =
+    d.length >= 33 && d.readUInt32BE(8) === 13 && d.toString('latin1', 12, 16) === 'IHDR';
+  const end = d.subarray(d.length - 12);
+  return ihdr && end.readUInt32BE(0) === 0 && end.toString('latin1', 4, 8) === 'IEND';
+}
+
+function gifIsWhole(d: Buffer): boolean {
+  // A logical screen of non-zero size, and the trailer 0x3B as the very last byte.
+  if (d.length < 14) return false;
+  return d.readUInt16LE(6) > 0 && d.readUInt16LE(8) > 0 && d[d.length - 1] === 0x3b;
+}
+
+function jpegIsWhole(d: Buffer): boolean {
+  return d.length >= 4 && d[d.length - 2] === 0xff && d[d.length - 1] === 0xd9;
+}
+
+/**
+ * The image type when `data` is a whole JPEG, PNG or GIF and nothing else: magic bytes, then
+ * enough structure to be sure (a start and an end where the format puts them), and no markup in
+ * the first KB. A GIF/HTML polyglot starts like a GIF but is refused here.
+ */
+export function validateImage(data: Buffer): string | null {
+  const mime = sniffImage(data);
+  if (!mime) return null;
+  const whole =
+    mime === 'image/png'
+      ? pngIsWhole(data)
+      : mime === 'image/gif'
+        ? gifIsWhole(data)
+        : jpegIsWhole(data);
+  if (!whole) return null;
+  if (MARKUP.test(data.subarray(0, MARKUP_SCAN_BYTES).toString('latin1'))) return null;
+  return mime;
+}
+
+/**
+ * Stores an image in the database (shared by every node), checked by structure and size; an
+ * upload records its agent (`uploadedBy`) so they may read it back. Inbound media comes through
+ * here too (the outbox worker), so a polyglot from the platform side is refused the same way.
+ */
 export async function storeImage(
   db: Queryable,
   now: number,
   workspaceId: string,
   data: Buffer,
   maxBytes: number = LIMITS.imageMaxBytes,
+  uploadedBy: string | null = null,
 ): Promise<{ id: string; mime: string; size: number }> {
   if (data.length > maxBytes) throw new AppError('MEDIA_TOO_LARGE');
-  const mime = sniffImage(data);
+  const mime = validateImage(data);
   if (!mime) throw new AppError('MEDIA_UNSUPPORTED');
   const id = newId();
   await db
@@ -43,19 +95,61 @@ export async function storeImage(
       platformMediaId: null,
       platformChannelId: null,
       platformExpiresAt: null,
+      uploadedBy,
       createdAt: now,
     })
     .execute();
   return { id, mime, size: data.length };
 }
 
-export async function getMedia(ctx: AppContext, workspaceId: string, id: string) {
+/**
+ * Whether an agent without supervision may read the image: a message in a channel they are bound
+ * to carries it, as `media_id` or as a card's `thumbMediaId` in the body (inbound card covers).
+ */
+async function carriedInBoundChannel(
+  ctx: AppContext,
+  caller: Caller,
+  mediaId: string,
+): Promise<boolean> {
+  const bound = ctx.db
+    .selectFrom('channelAgents')
+    .select('channelId')
+    .where('agentId', '=', caller.agentId);
+  const direct = await ctx.db
+    .selectFrom('messages')
+    .select('id')
+    .where('mediaId', '=', mediaId)
+    .where('workspaceId', '=', caller.workspaceId)
+    .where('channelId', 'in', bound)
+    .executeTakeFirst();
+  if (direct) return true;
+  // Ids are UUIDs (hex and dashes), so they are safe inside a LIKE pattern.
+  if (!/^[0-9a-f-]{36}$/i.test(mediaId)) return false;
+  const card = await ctx.db
+    .selectFrom('messages')
+    .select('id')
+    .where('kind', '=', 'miniprogrampage')
+    .where('workspaceId', '=', caller.workspaceId)
+    .where('channelId', 'in', bound)
+    .where('body', 'like', `%"thumbMediaId":"${mediaId}"%`)
+    .executeTakeFirst();
+  return card !== undefined;
+}
+
+/**
+ * An image the caller may read: supervisors and admins any of their workspace's; agents their own
+ * uploads and images carried by messages of channels they are bound to. Anything else is 404, as
+ * if it did not exist, so ids cannot be probed.
+ */
+export async function getMedia(ctx: AppContext, caller: Caller, id: string) {
   const row = await ctx.db
     .selectFrom('media')
     .selectAll()
     .where('id', '=', id)
-    .where('workspaceId', '=', workspaceId)
+    .where('workspaceId', '=', caller.workspaceId)
     .executeTakeFirst();
   if (!row) throw new AppError('MEDIA_NOT_FOUND');
-  return row;
+  if (isSupervising(caller.role) || row.uploadedBy === caller.agentId) return row;
+  if (await carriedInBoundChannel(ctx, caller, id)) return row;
+  throw new AppError('MEDIA_NOT_FOUND');
 }

@@ -15,6 +15,28 @@ const idParams = z.object({ id: z.string().min(1) });
 const searchQuery = pageQuery.extend({ q: z.string().trim().min(1).max(100) });
 const MEDIA_BODY_LIMIT = 3 * 1024 * 1024;
 
+const INLINE_TYPES: Record<string, string> = {
+  'image/jpeg': 'jpg',
+  'image/png': 'png',
+  'image/gif': 'gif',
+};
+
+/**
+ * Headers for a stored image: the type it was checked to be, never sniffed again by the browser
+ * (nosniff), shown inline under a name made of its id, and inert even if opened as a document (a
+ * sandbox CSP with nothing allowed). A type that is not one of ours goes out as an attachment.
+ */
+function mediaHeaders(id: string, mime: string): Record<string, string> {
+  const ext = INLINE_TYPES[mime];
+  const name = id.replace(/[^A-Za-z0-9-]/g, '');
+  return {
+    'content-type': ext ? mime : 'application/octet-stream',
+    'x-content-type-options': 'nosniff',
+    'content-disposition': ext ? `inline; filename="${name}.${ext}"` : 'attachment',
+    'content-security-policy': "default-src 'none'; sandbox",
+  };
+}
+
 export function registerMessageRoutes(app: FastifyInstance, ctx: AppContext): void {
   route(app, ctx, {
     method: 'GET',
@@ -96,7 +118,7 @@ export function registerMessageRoutes(app: FastifyInstance, ctx: AppContext): vo
     handler: async ({ caller, req, reply }) => {
       if (!Buffer.isBuffer(req.body)) throw new AppError('MEDIA_UNSUPPORTED');
       void reply.code(201);
-      return storeImage(ctx.db, ctx.now(), caller.workspaceId, req.body);
+      return storeImage(ctx.db, ctx.now(), caller.workspaceId, req.body, undefined, caller.agentId);
     },
   });
   route(app, ctx, {
@@ -107,9 +129,9 @@ export function registerMessageRoutes(app: FastifyInstance, ctx: AppContext): vo
     access: 'agent',
     params: idParams,
     handler: async ({ caller, params, reply }) => {
-      const media = await getMedia(ctx, caller.workspaceId, params.id);
+      const media = await getMedia(ctx, caller, params.id);
       return reply
-        .type(media.mime)
+        .headers(mediaHeaders(media.id, media.mime))
         .header('cache-control', 'private, max-age=31536000, immutable')
         .send(media.data);
     },

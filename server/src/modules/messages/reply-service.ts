@@ -1,7 +1,7 @@
 import type { Message, SendMessageBody } from '@kefu/shared';
 import type { AppContext } from '../../context';
 import { AppError } from '../../errors';
-import type { Caller } from '../agents/auth';
+import { isSupervising, type Caller } from '../agents/auth';
 import { enqueueJob, reserveReply } from './outbox-jobs';
 import { appendMessage } from '../conversations/conversation-repo';
 import { loadConversation, messageView } from '../conversations/views';
@@ -141,12 +141,18 @@ export async function sendReply(
   }
 }
 
-/** Puts a failed message back in the outbox (the window is checked again). */
+/**
+ * Puts a failed message back in the outbox under the rules of sending: the caller sees the
+ * channel (else 404, as if the message did not exist), the conversation is active and theirs
+ * (supervisors may retry in anyone's), the rate limit holds, and the window and quota are
+ * checked again.
+ */
 export async function retryMessage(
   ctx: AppContext,
   caller: Caller,
   messageId: string,
 ): Promise<Message> {
+  await checkSendRate(ctx, caller.agentId);
   return ctx.transact(async (u) => {
     const msg = await u.tx
       .selectFrom('messages')
@@ -155,7 +161,26 @@ export async function retryMessage(
       .where('workspaceId', '=', caller.workspaceId)
       .executeTakeFirst();
     if (!msg) throw new AppError('MESSAGE_NOT_FOUND');
+    const supervising = isSupervising(caller.role);
+    if (!supervising) {
+      const bound = await u.tx
+        .selectFrom('channelAgents')
+        .select('agentId')
+        .where('agentId', '=', caller.agentId)
+        .where('channelId', '=', msg.channelId)
+        .executeTakeFirst();
+      if (!bound) throw new AppError('MESSAGE_NOT_FOUND');
+    }
     if (msg.delivery !== 'failed') throw new AppError('MESSAGE_NOT_FAILED');
+    const conv = await u.tx
+      .selectFrom('conversations')
+      .select(['state', 'agentId'])
+      .where('id', '=', msg.conversationId)
+      .executeTakeFirstOrThrow();
+    if (conv.state === 'closed') throw new AppError('CONV_CLOSED');
+    if (conv.agentId !== caller.agentId && !supervising)
+      throw new AppError(conv.state === 'queued' ? 'CONV_NOT_ACTIVE' : 'CONV_NOT_YOURS');
+    if (conv.state !== 'active') throw new AppError('CONV_NOT_ACTIVE');
     const now = ctx.now();
     await reserveReply(u, msg.customerId, now);
     await u.tx

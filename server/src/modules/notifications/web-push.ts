@@ -1,6 +1,7 @@
 import type { Conversation } from '@kefu/shared';
 import webpush from 'web-push';
 import type { AppContext } from '../../context';
+import { publicRequest } from '../../lib/outbound';
 import { readEvents, currentSeq } from '../realtime/event-log';
 import type { Presence } from '../realtime/presence';
 
@@ -121,12 +122,14 @@ export class WebPushReminders {
       .selectFrom('pushSubscriptions')
       .selectAll()
       .where('agentId', '=', agentId)
+      .orderBy('createdAt')
       .execute();
     if (subs.length === 0) return;
     const vapid = await vapidKeys(ctx);
     for (const sub of subs) {
       try {
-        // web-push builds the encrypted request; we send it ourselves (timeouts, any scheme).
+        // web-push builds the encrypted request; lib/outbound sends it: https to public addresses
+        // only (an agent chooses the endpoint), no redirects, a timeout.
         const req = webpush.generateRequestDetails(
           {
             endpoint: sub.endpoint,
@@ -138,13 +141,14 @@ export class WebPushReminders {
             TTL: 600,
           },
         );
-        const res = await fetch(req.endpoint, {
+        const res = await publicRequest(req.endpoint, {
           method: req.method,
-          headers: req.headers as Record<string, string>,
+          headers: req.headers,
           body: req.body ? new Uint8Array(req.body) : null,
-          signal: AbortSignal.timeout(5000),
+          timeoutMs: 5000,
+          allowedBases: ctx.config.allowedOutboundBases,
         });
-        if (!res.ok)
+        if (res.status < 200 || res.status >= 300)
           throw Object.assign(new Error(`push service answered ${res.status}`), {
             statusCode: res.status,
           });

@@ -1,5 +1,6 @@
 import type { AppContext } from '../../../context';
-import { assertAllowedBase } from '../registry';
+import { AppError } from '../../../errors';
+import { allowedBasesOf, assertAllowedBase } from '../registry';
 import { PlatformError, type ChannelAdapter, type ChannelRecord, type MediaRef } from '../types';
 import { WechatApiClient, WechatApiError } from './api-client';
 import type { TokenStore } from './token-store';
@@ -14,6 +15,8 @@ function toPlatformError(err: unknown): PlatformError {
     return new PlatformError(err.errcode, err.reason, err.transient, effect);
   }
   if (err instanceof PlatformError) return err;
+  // The channel's base is no longer allowed (configuration changed): retrying cannot help.
+  if (err instanceof AppError) return new PlatformError(0, err.message, false);
   return new PlatformError(-2, `Network error: ${(err as Error).message}`, true);
 }
 
@@ -22,6 +25,8 @@ export function createWechatAdapter(
   ctx: Pick<AppContext, 'config' | 'now'>,
   tokenStore?: TokenStore,
 ): ChannelAdapter {
+  // One client per channel id (its single-flight and typing state); the token cache behind it is
+  // keyed by base + AppID + AppSecret, so a channel that borrows another's AppID never shares it.
   const clients = new Map<string, { key: string; client: WechatApiClient }>();
 
   function clientFor(channel: ChannelRecord): WechatApiClient {
@@ -37,6 +42,8 @@ export function createWechatAdapter(
       appId: channel.appId,
       appSecret: channel.secrets.appSecret,
       tokenEndpoint: channel.tokenEndpoint,
+      // Re-checked on every request by the platform fetch, not only when the channel is saved.
+      allowedBases: allowedBasesOf(ctx),
       now: ctx.now,
       ...(tokenStore ? { tokenStore } : {}),
     });

@@ -1,8 +1,9 @@
 /**
  * The WeChat server API client (protocol §3): access token, custom send, temporary media and
- * typing. Every request goes to the configured base URL only, with a timeout; a stale-token
- * errcode refreshes the token once and retries once.
+ * typing. Every request goes through the platform fetch of lib/outbound (allowed bases only, no
+ * redirects) with a timeout; a stale-token errcode refreshes the token once and retries once.
  */
+import { createPlatformFetch, OutboundRefused, type FetchLike } from '../../../lib/outbound';
 import { ERRCODE_HTTP, ERRCODE_NETWORK, TOKEN_ERRCODES, WechatApiError } from './api-errors';
 import {
   errmsgOf,
@@ -15,7 +16,7 @@ import {
   type RawResponse,
 } from './api-response';
 import { sendBody, type OutboundPayload } from './outbound-payload';
-import { MemoryTokenStore, type StoredToken, type TokenStore } from './token-store';
+import { MemoryTokenStore, tokenKeyOf, type StoredToken, type TokenStore } from './token-store';
 
 // Callers catch this next to the client; re-exported so one import serves both.
 export { WechatApiError } from './api-errors';
@@ -27,7 +28,10 @@ export interface WechatApiClientOptions {
   appSecret: string;
   /** `stable` = POST /cgi-bin/stable_token (recommended); `classic` = GET /cgi-bin/token. */
   tokenEndpoint: 'stable' | 'classic';
-  fetchImpl?: typeof fetch;
+  /** Bases requests may reach; default: `baseUrl` only. Checked on every request. */
+  allowedBases?: readonly string[];
+  /** Replaces the platform fetch (which checks allowedBases and refuses redirects). */
+  fetchImpl?: FetchLike;
   /** Per request; default 10 s. */
   timeoutMs?: number;
   /** ms epoch clock; default Date.now. */
@@ -46,10 +50,14 @@ const TYPING_PATHS = ['/cgi-bin/message/custom/typing', '/cgi-bin/message/custom
 /** Answers that mean "this typing endpoint is not the one for this account": try the other. */
 const WRONG_ENDPOINT_ERRCODES: ReadonlySet<number> = new Set([404, 40101, 40200, 48001]);
 
-/** One mini program's API client. Share one instance per AppID so single-flight holds. */
+/**
+ * One channel's API client. Share one instance per channel so single-flight holds; the token
+ * cache is keyed by base + AppID + AppSecret (see tokenKeyOf), never by the AppID alone.
+ */
 export class WechatApiClient {
   private readonly baseUrl: string;
-  private readonly fetchImpl: typeof fetch;
+  private readonly fetchImpl: FetchLike;
+  private readonly tokenKey: string;
   private readonly timeoutMs: number;
   private readonly now: () => number;
   private readonly store: TokenStore;
@@ -59,8 +67,14 @@ export class WechatApiClient {
 
   constructor(private readonly options: WechatApiClientOptions) {
     this.baseUrl = options.baseUrl.replace(/\/+$/, '');
-    this.fetchImpl = options.fetchImpl ?? ((input, init) => fetch(input, init));
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.fetchImpl =
+      options.fetchImpl ??
+      createPlatformFetch({
+        allowedBases: options.allowedBases ?? [this.baseUrl],
+        timeoutMs: this.timeoutMs,
+      });
+    this.tokenKey = tokenKeyOf(this.baseUrl, options.appId, options.appSecret);
     this.now = options.now ?? Date.now;
     this.store = options.tokenStore ?? new MemoryTokenStore();
   }
@@ -68,7 +82,7 @@ export class WechatApiClient {
   /** The cached access token, or a fresh one; concurrent callers share one token request. */
   async getAccessToken(force = false): Promise<string> {
     if (!force) {
-      const cached = await this.store.get(this.options.appId);
+      const cached = await this.store.get(this.tokenKey);
       if (cached && this.now() < cached.expiresAt - REFRESH_MARGIN_MS) return cached.token;
     }
     return (await this.fetchTokenOnce()).token;
@@ -169,7 +183,7 @@ export class WechatApiClient {
 
   /** A token other than the one just refused: someone else's refresh, or a new fetch. */
   private async tokenAfterRejection(rejected: string): Promise<string> {
-    const cached = await this.store.get(this.options.appId);
+    const cached = await this.store.get(this.tokenKey);
     if (cached && cached.token !== rejected && this.now() < cached.expiresAt) return cached.token;
     return (await this.fetchTokenOnce()).token;
   }
@@ -185,10 +199,10 @@ export class WechatApiClient {
   private async fetchTokenShared(): Promise<StoredToken> {
     const { store } = this;
     if (!store.lock) return this.fetchToken();
-    const appId = this.options.appId;
-    const before = await store.get(appId);
-    return store.lock(appId, async () => {
-      const current = await store.get(appId);
+    const key = this.tokenKey;
+    const before = await store.get(key);
+    return store.lock(key, async () => {
+      const current = await store.get(key);
       const refreshedElsewhere = current && current.token !== before?.token;
       if (refreshedElsewhere && this.now() < current.expiresAt - REFRESH_MARGIN_MS) return current;
       return this.fetchToken();
@@ -221,7 +235,7 @@ export class WechatApiClient {
       throw unexpected('WeChat answered the token request without a token', raw.status);
     }
     const value = { token, expiresAt: this.now() + expiresIn * 1000 };
-    await this.store.set(appId, value);
+    await this.store.set(this.tokenKey, value);
     return value;
   }
 
@@ -245,9 +259,14 @@ export class WechatApiClient {
       });
       body = Buffer.from(await res.arrayBuffer());
     } catch (err) {
+      if (err instanceof OutboundRefused) throw refusedError(err);
       const timedOut = err instanceof Error && err.name === 'TimeoutError';
       const errmsg = timedOut ? `timeout after ${this.timeoutMs} ms` : networkMessage(err);
       throw new WechatApiError({ errcode: ERRCODE_NETWORK, errmsg, transient: true });
+    }
+    // A custom fetchImpl may hand back a redirect: it is refused here too, never followed.
+    if (res.status >= 300 && res.status < 400) {
+      throw refusedError(new OutboundRefused('redirect', `HTTP ${res.status}`, res.status));
     }
     if (res.status >= 500) {
       throw new WechatApiError({
@@ -260,6 +279,24 @@ export class WechatApiClient {
     }
     return { status: res.status, contentType: res.headers.get('content-type') ?? '', body };
   }
+}
+
+/**
+ * A redirect or a URL outside the allowed bases is a configuration problem (or an attack), not
+ * a hiccup: permanent, so the message fails at once with a reason instead of retrying.
+ */
+function refusedError(err: OutboundRefused): WechatApiError {
+  const reason =
+    err.kind === 'redirect'
+      ? `WeChat answered with a redirect (HTTP ${err.status ?? '3xx'}), which is not followed (${ERRCODE_HTTP})`
+      : `Outbound request refused: ${err.message} (${ERRCODE_HTTP})`;
+  return new WechatApiError({
+    errcode: ERRCODE_HTTP,
+    errmsg: err.message,
+    transient: false,
+    reason,
+    ...(err.status !== undefined ? { httpStatus: err.status } : {}),
+  });
 }
 
 function isWrongEndpoint(err: WechatApiError): boolean {
