@@ -71,8 +71,7 @@ async function kefuFanout(s: Stack) {
   const sockets: WebSocket[] = [];
   for (let a = 0; a < AGENTS; a++) {
     const agent = await s.agent(`fan-${a}`);
-    const token = encodeURIComponent(agent.token);
-    sockets.push(await openConsoleSocket(`${s.url.replace(/^http/, 'ws')}/api/ws?token=${token}`));
+    sockets.push(await openConsoleSocket(`${s.url.replace(/^http/, 'ws')}/api/ws`, agent.token));
   }
   const { originalId } = s.sim.getApp(s.channel.appId)!;
   const pushes = new Map<string, PushRequest>();

@@ -78,11 +78,12 @@ export function watchSends(sim: Sim, onSend: () => void): void {
 }
 
 /**
- * Opens a socket the way the console does (hello, then resume) and resolves once it is live.
+ * Opens a socket the way the console does (hello, then resume) and resolves once it is live,
+ * signed in with `token` as a bearer header (the gateway takes no token in the URL).
  * The handler is attached before `open`: the hello can arrive in the same read as the upgrade.
  */
-export function openConsoleSocket(url: string): Promise<WebSocket> {
-  const ws = new WebSocket(url);
+export function openConsoleSocket(url: string, token?: string): Promise<WebSocket> {
+  const ws = new WebSocket(url, token ? { headers: { authorization: `Bearer ${token}` } } : {});
   return new Promise((resolve, reject) => {
     ws.once('error', reject);
     ws.on('message', (data: Buffer) => {

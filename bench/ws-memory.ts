@@ -48,13 +48,13 @@ async function memoryOf(server: KefuProcess): Promise<Memory> {
 }
 
 /** Live memory (JS heap and buffers, after GC) added per idle socket, after a warm-up. */
-async function perSocket(server: KefuProcess, url: string) {
+async function perSocket(server: KefuProcess, url: string, token?: string) {
   const range = (n: number) => Array.from({ length: n }, (_, i) => i);
-  const warm = await pool(range(WARMUP), CONCURRENCY, () => openConsoleSocket(url));
+  const warm = await pool(range(WARMUP), CONCURRENCY, () => openConsoleSocket(url, token));
   for (const ws of warm) ws.close();
   await sleep(SETTLE_MS);
   const before = await memoryOf(server);
-  const sockets = await pool(range(SOCKETS), CONCURRENCY, () => openConsoleSocket(url));
+  const sockets = await pool(range(SOCKETS), CONCURRENCY, () => openConsoleSocket(url, token));
   await sleep(SETTLE_MS);
   const after = await memoryOf(server);
   for (const ws of sockets) ws.terminate();
@@ -64,7 +64,7 @@ async function perSocket(server: KefuProcess, url: string) {
   };
 }
 
-/** A Kefu child on a fresh database with one workspace; returns it and a signed-in socket URL. */
+/** A Kefu child on a fresh database with one workspace; returns it, the socket URL and a token. */
 async function startKefuChild() {
   const { config, cleanup } = testConfig(DIALECT);
   const app = await buildApp(config, { workers: false, logger: false });
@@ -76,8 +76,8 @@ async function startKefuChild() {
   await app.close();
   const child = await startKefu(kefuEnv(config), PROBED);
   const owner = await ApiClient.login(child.url, 'bench-owner', 'owner-pass-1');
-  const url = `${child.url.replace(/^http/, 'ws')}/api/ws?token=${encodeURIComponent(owner.token)}`;
-  return { child, url, cleanup };
+  const url = `${child.url.replace(/^http/, 'ws')}/api/ws`;
+  return { child, url, token: owner.token, cleanup };
 }
 
 /** (d) Memory per idle WebSocket: a `kefu start` process vs a bare `ws` server process. */
@@ -97,7 +97,7 @@ export async function benchWsMemory(): Promise<string[]> {
   }
   const kefu = await startKefuChild();
   try {
-    const k = await perSocket(kefu.child, kefu.url);
+    const k = await perSocket(kefu.child, kefu.url, kefu.token);
     const kb = (n: number) => (n / 1024).toFixed(2);
     console.log(
       `  ${SOCKETS} idle sockets into each server process, ${DIALECT}; per socket: ` +

@@ -82,9 +82,9 @@ export class ApiClient {
 
   /** Opens the realtime socket and records every frame. */
   async socket(lastSeq?: number): Promise<RealtimeClient> {
-    const ws = new WebSocket(
-      `${this.base.replace(/^http/, 'ws')}/api/ws?token=${encodeURIComponent(this.token)}`,
-    );
+    const ws = new WebSocket(`${this.base.replace(/^http/, 'ws')}/api/ws`, {
+      headers: { authorization: `Bearer ${this.token}` },
+    });
     const rt = new RealtimeClient(ws);
     await new Promise<void>((resolve, reject) => {
       ws.once('open', () => resolve());

@@ -124,7 +124,9 @@ describe.each(DIALECTS)('realtime stream (%s)', (dialect) => {
 
   it('refuses an unauthenticated upgrade and answers ping with pong', async () => {
     const status = await new Promise<number>((resolve) => {
-      const ws = new WebSocket(`${s.url.replace('http', 'ws')}/api/ws?token=not-a-session`);
+      const ws = new WebSocket(`${s.url.replace('http', 'ws')}/api/ws`, {
+        headers: { authorization: 'Bearer not-a-session' },
+      });
       ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
       ws.on('open', () => resolve(101));
       ws.on('error', () => undefined);

@@ -14,6 +14,8 @@ const PING_MS = 20_000;
 const SILENCE_MS = 45_000;
 const BACKOFF_MIN_MS = 500;
 const BACKOFF_MAX_MS = 10_000;
+/** The server closed the socket because the session ended (server `CLOSE.SIGNED_OUT`). */
+const CLOSE_SIGNED_OUT = 4001;
 
 /**
  * One WebSocket to `/api/ws` that reconnects by itself with exponential backoff (0.5 s → 10 s,
@@ -31,8 +33,9 @@ export class RealtimeSocket {
   private lastPingAt = 0;
   private openedAt = 0;
 
+  /** The first argument is unused: the browser sends the session cookie with the upgrade. */
   constructor(
-    private readonly tokenOf: () => string | null,
+    _tokenOf: () => string | null,
     private readonly handlers: SocketHandlers,
   ) {}
 
@@ -68,12 +71,10 @@ export class RealtimeSocket {
   };
 
   private connect(): void {
-    const token = this.tokenOf();
     const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
-    const query = token ? `?token=${encodeURIComponent(token)}` : '';
     this.gotFrame = false;
     this.handlers.state('connecting');
-    const ws = new WebSocket(`${proto}//${location.host}/api/ws${query}`);
+    const ws = new WebSocket(`${proto}//${location.host}/api/ws`);
     this.ws = ws;
     this.lastFrameAt = Date.now();
     this.lastPingAt = Date.now();
@@ -94,8 +95,16 @@ export class RealtimeSocket {
       }
       this.handlers.frame(frame);
     };
-    ws.onclose = () => {
-      if (ws === this.ws) this.dropAndRetry();
+    ws.onclose = (ev: CloseEvent) => {
+      if (ws !== this.ws) return;
+      // Signed out, disabled or password reset: retrying would only be refused. The caller
+      // checks the session (and signs the console out); start() after sign-in connects again.
+      if (ev.code === CLOSE_SIGNED_OUT) {
+        this.teardown();
+        this.stopped = true;
+        this.handlers.state('closed');
+        this.handlers.rejected();
+      } else this.dropAndRetry();
     };
   }
 

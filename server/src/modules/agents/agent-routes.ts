@@ -13,6 +13,7 @@ import type { AppContext } from '../../context';
 import { route } from '../../http/route';
 import { listChannels } from '../admin/channel-service';
 import { listQuickReplies } from '../admin/settings-service';
+import { revokeSockets } from '../realtime/revoke';
 import { SESSION_COOKIE, login, revokeSession } from './auth';
 import {
   createAgent,
@@ -64,6 +65,8 @@ export function registerAgentRoutes(app: FastifyInstance, ctx: AppContext): void
     access: 'agent',
     handler: async ({ caller, reply }) => {
       await revokeSession(ctx, caller.sessionId);
+      const { workspaceId, agentId, sessionId } = caller;
+      revokeSockets(ctx, { workspaceId, agentId, sessionId, reason: 'signed_out' });
       await setStatus(ctx, caller.workspaceId, caller.agentId, 'offline', 'logout');
       void reply.header(
         'set-cookie',

@@ -7,6 +7,7 @@ import { AppError } from '../../errors';
 import { newId } from '../../lib/ids';
 import { idleAgentConversations } from '../conversations/conversation-service';
 import { drainForAgent } from '../conversations/assignment';
+import { revokeSockets } from '../realtime/revoke';
 import { hashPassword } from './password';
 
 /** Agents with their bindings and current load, as the API shows them. */
@@ -317,6 +318,11 @@ export async function updateAgent(
       .where('revokedAt', 'is', null)
       .execute();
     await setStatus(ctx, workspaceId, id, 'offline', 'disabled');
+    // An open socket keeps the caller it had at upgrade: close it on every node.
+    revokeSockets(ctx, { workspaceId, agentId: id, reason: 'disabled' });
+  } else if (input.role !== undefined && input.role !== target.role) {
+    // What a socket may see depends on the role it was opened with: make it reconnect.
+    revokeSockets(ctx, { workspaceId, agentId: id, reason: 'role_changed' });
   }
   return loadAgent(ctx.db, workspaceId, id);
 }
@@ -340,4 +346,5 @@ export async function resetPassword(
     .where('agentId', '=', id)
     .where('revokedAt', 'is', null)
     .execute();
+  revokeSockets(ctx, { workspaceId, agentId: id, reason: 'password_reset' });
 }

@@ -1,42 +1,83 @@
 import { Redis } from 'ioredis';
-import type { EventNotifier } from './event-log';
+import { z } from 'zod';
+import type { EventNotifier, RevokeNotice } from './event-log';
 
-/** Fans "workspace X has new events" out to every node's gateway. */
+type Listener<T> = (value: T) => void;
+
+/** Fans "workspace X has new events" and "close these sockets" out to every node's gateway. */
 export interface EventBus extends EventNotifier {
-  subscribe(fn: (workspaceId: string) => void): void;
+  subscribe(fn: Listener<string>): void;
+  onRevoke(fn: Listener<RevokeNotice>): void;
   close(): Promise<void>;
+}
+
+/** A listener that throws must not break delivery to the others, nor the Redis client. */
+function callAll<T>(listeners: Listener<T>[], value: T): void {
+  for (const fn of listeners) {
+    try {
+      fn(value);
+    } catch (err) {
+      console.error('event bus listener failed', err);
+    }
+  }
 }
 
 /** One process: a direct call. */
 export class MemoryBus implements EventBus {
-  private readonly listeners: ((workspaceId: string) => void)[] = [];
+  private readonly listeners: Listener<string>[] = [];
+  private readonly revokers: Listener<RevokeNotice>[] = [];
   notify(workspaceId: string): void {
-    for (const fn of this.listeners) fn(workspaceId);
+    callAll(this.listeners, workspaceId);
   }
-  subscribe(fn: (workspaceId: string) => void): void {
+  revoke(notice: RevokeNotice): void {
+    callAll(this.revokers, notice);
+  }
+  subscribe(fn: Listener<string>): void {
     this.listeners.push(fn);
+  }
+  onRevoke(fn: Listener<RevokeNotice>): void {
+    this.revokers.push(fn);
   }
   async close(): Promise<void> {}
 }
 
+const revokeNoticeSchema = z.object({
+  workspaceId: z.string(),
+  agentId: z.string(),
+  sessionId: z.string().optional(),
+  reason: z.enum(['signed_out', 'disabled', 'password_reset', 'role_changed']),
+});
+
 /**
  * Cluster: Redis pub/sub. Only the workspace id travels; each gateway reads the events from the
  * database, so a lost notification delays delivery (until the next one or the safety poll) but
- * never loses or reorders an event.
+ * never loses or reorders an event. Revoke notices travel on their own channel; a lost one is
+ * caught by each gateway's heartbeat re-checking its sockets' sessions.
  */
 export class RedisBus implements EventBus {
   private readonly pub: Redis;
   private readonly sub: Redis;
   private readonly channel: string;
-  private readonly listeners: ((workspaceId: string) => void)[] = [];
+  private readonly revokeChannel: string;
+  private readonly listeners: Listener<string>[] = [];
+  private readonly revokers: Listener<RevokeNotice>[] = [];
 
   constructor(url: string, prefix: string) {
     this.pub = new Redis(url, { lazyConnect: false, maxRetriesPerRequest: 2 });
     this.sub = new Redis(url, { lazyConnect: false });
     this.channel = `${prefix}events`;
-    void this.sub.subscribe(this.channel);
-    this.sub.on('message', (_ch: string, workspaceId: string) => {
-      for (const fn of this.listeners) fn(workspaceId);
+    this.revokeChannel = `${prefix}revoke`;
+    void this.sub.subscribe(this.channel, this.revokeChannel);
+    this.sub.on('message', (ch: string, message: string) => {
+      if (ch === this.channel) return callAll(this.listeners, message);
+      if (ch !== this.revokeChannel) return;
+      let notice: RevokeNotice;
+      try {
+        notice = revokeNoticeSchema.parse(JSON.parse(message));
+      } catch {
+        return;
+      }
+      callAll(this.revokers, notice);
     });
   }
 
@@ -46,8 +87,20 @@ export class RedisBus implements EventBus {
       .catch((err: unknown) => console.error('redis publish failed', err));
   }
 
-  subscribe(fn: (workspaceId: string) => void): void {
+  /** This node acts at once (Redis may be down); the echo from Redis is a harmless repeat. */
+  revoke(notice: RevokeNotice): void {
+    callAll(this.revokers, notice);
+    this.pub
+      .publish(this.revokeChannel, JSON.stringify(notice))
+      .catch((err: unknown) => console.error('redis publish failed', err));
+  }
+
+  subscribe(fn: Listener<string>): void {
     this.listeners.push(fn);
+  }
+
+  onRevoke(fn: Listener<RevokeNotice>): void {
+    this.revokers.push(fn);
   }
 
   async ready(): Promise<void> {

@@ -16,9 +16,24 @@ export interface StoredEvent {
   at: number;
 }
 
-/** Notifies every node that a workspace's event stream grew (in-process or Redis). */
+/**
+ * Why an agent's sockets must go: they signed out, lost their account or password (the console
+ * must not reconnect), or their role changed (it reconnects and is authorized afresh).
+ */
+export type RevokeReason = 'signed_out' | 'disabled' | 'password_reset' | 'role_changed';
+
+/** Closes an agent's sockets on every node: all of them, or only one session's. */
+export interface RevokeNotice {
+  workspaceId: string;
+  agentId: string;
+  sessionId?: string | undefined;
+  reason: RevokeReason;
+}
+
+/** Notifies every node that a workspace's event stream grew, or that sockets must close. */
 export interface EventNotifier {
   notify(workspaceId: string): void;
+  revoke(notice: RevokeNotice): void;
 }
 
 /**

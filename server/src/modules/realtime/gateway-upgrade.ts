@@ -1,0 +1,128 @@
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { WebSocket, WebSocketServer } from 'ws';
+import type { AppContext } from '../../context';
+import { AppError } from '../../errors';
+import { fromOwnOrigin } from '../../http/origin';
+import { authenticateToken, SESSION_COOKIE, type Caller } from '../agents/auth';
+
+export const WS_PATH = '/api/ws';
+
+const STATUS_TEXT: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  503: 'Service Unavailable',
+};
+
+/** Answers an upgrade we will not accept, then closes the connection once the answer is out. */
+function refuse(socket: Duplex, status: number): void {
+  if (socket.destroyed) return;
+  socket.once('finish', () => socket.destroy());
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Error'}\r\n` +
+      'Connection: close\r\nContent-Type: text/plain\r\nContent-Length: 0\r\n\r\n',
+  );
+}
+
+function pathOf(req: IncomingMessage): string | null {
+  try {
+    return new URL(req.url ?? '/', 'http://x').pathname;
+  } catch {
+    return null;
+  }
+}
+
+function cookieToken(req: IncomingMessage): string | null {
+  const pair = req.headers.cookie
+    ?.split(';')
+    .map((c) => c.trim())
+    .find((c) => c.startsWith(`${SESSION_COOKIE}=`));
+  const raw = pair?.slice(SESSION_COOKIE.length + 1);
+  if (!raw) return null;
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The session an upgrade carries: `Authorization: Bearer` (scripts, tests) or the session cookie
+ * (the console). Never the URL: a token there ends up in access logs and browser history. A
+ * browser attaches the cookie to any page's WebSocket, so a cookie upgrade must come from our
+ * own origin (cross-site WebSocket hijacking); a bearer header proves that by itself.
+ */
+function credentialOf(req: IncomingMessage, ctx: AppContext): { token: string | null } | 'csrf' {
+  const header = req.headers.authorization;
+  if (header?.startsWith('Bearer ')) return { token: header.slice(7).trim() || null };
+  const token = cookieToken(req);
+  if (token && !fromOwnOrigin(req.headers, ctx.config)) return 'csrf';
+  return { token };
+}
+
+/**
+ * Every raw connection that asks to upgrade gets an answer: 101 on /api/ws with a good session,
+ * else a status and a closed socket (an unanswered one sits in CLOSE_WAIT and holds shutdown).
+ * Sockets still authenticating are tracked so that `close()` can end them.
+ */
+export class UpgradeGate {
+  private readonly pending = new Set<Duplex>();
+  private closing = false;
+
+  constructor(
+    private readonly ctx: AppContext,
+    private readonly wss: WebSocketServer,
+    private readonly open: (ws: WebSocket, caller: Caller) => void,
+  ) {}
+
+  /** The http server's `upgrade` listener; it never throws. */
+  readonly handle = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    // Node drops its own error listener from a socket it hands to `upgrade`: without this one, a
+    // reset while we authenticate is an uncaught 'error' that ends the process.
+    socket.on('error', (err) => {
+      this.ctx.log.debug({ err }, 'upgrade socket error');
+      socket.destroy();
+    });
+    this.pending.add(socket);
+    socket.once('close', () => this.pending.delete(socket));
+    try {
+      if (this.closing) return refuse(socket, 503);
+      if (pathOf(req) !== WS_PATH) return refuse(socket, 404);
+      const credential = credentialOf(req, this.ctx);
+      if (credential === 'csrf') return refuse(socket, 403);
+      authenticateToken(this.ctx, credential.token).then(
+        (caller) => this.accept(req, socket, head, caller),
+        (err: unknown) => {
+          if (!(err instanceof AppError)) this.ctx.log.warn({ err }, 'upgrade auth failed');
+          refuse(socket, err instanceof AppError ? err.status : 503);
+        },
+      );
+    } catch (err) {
+      this.ctx.log.warn({ err }, 'upgrade failed');
+      socket.destroy();
+    }
+  };
+
+  private accept(req: IncomingMessage, socket: Duplex, head: Buffer, caller: Caller): void {
+    // The client may have gone (or we may be shutting down) while the session was looked up.
+    if (this.closing || socket.destroyed || !socket.writable) return void socket.destroy();
+    try {
+      this.wss.handleUpgrade(req, socket, head, (ws) => {
+        this.pending.delete(socket);
+        this.open(ws, caller);
+      });
+    } catch (err) {
+      this.ctx.log.warn({ err }, 'upgrade failed');
+      socket.destroy();
+    }
+  }
+
+  /** Refuses new upgrades and ends those still being answered. */
+  close(): void {
+    this.closing = true;
+    for (const socket of this.pending) socket.destroy();
+    this.pending.clear();
+  }
+}
