@@ -2,45 +2,25 @@ import { createSim, type Sim } from '@kefu/wechat-sim';
 import type { FastifyInstance } from 'fastify';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApp } from '../src/app';
-import { createWorkspace } from '../src/modules/admin/workspace-service';
 import { ApiClient } from './api-client';
-import { DIALECTS, testConfig, waitFor } from './harness';
-
-const REDIS_URL = process.env.KEFU_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+import { clusterOwner, startCluster, type Cluster } from './cluster-harness';
+import { DIALECTS, waitFor } from './harness';
 
 // Cluster mode needs PostgreSQL; it runs whenever the postgres dialect is being tested.
 describe.runIf(DIALECTS.includes('postgres'))('cluster: two nodes on PostgreSQL + Redis', () => {
   let sim: Sim;
-  const nodes: FastifyInstance[] = [];
-  const urls: string[] = [];
-  let cleanup: () => Promise<void>;
+  let cluster: Cluster;
+  let nodes: FastifyInstance[] = [];
+  let urls: string[] = [];
   let owner: ApiClient;
   let appId = '';
 
   beforeAll(async () => {
     sim = await createSim();
     const simUrl = await sim.listen(0);
-    const tag = randomBytes(4).toString('hex');
-    const prefix = `kefu-test-${tag}:`;
-    const base = testConfig('postgres', {
-      redisUrl: REDIS_URL,
-      redisPrefix: prefix,
-      wechatApiBase: simUrl,
-      allowedOutboundBases: [simUrl],
-    });
-    cleanup = base.cleanup;
-    for (const nodeId of ['node-a', 'node-b']) {
-      const app = await buildApp({ ...base.config, nodeId }, { logger: false });
-      nodes.push(app);
-      urls.push(await app.listen({ port: 0, host: '127.0.0.1' }));
-    }
-    await createWorkspace(nodes[0]!.kefu.ctx, {
-      name: 'Cluster shop',
-      login: `${tag}-owner`,
-      password: 'owner-pass-1',
-    });
-    owner = await ApiClient.login(urls[0]!, `${tag}-owner`, 'owner-pass-1');
+    cluster = await startCluster({ wechatApiBase: simUrl, allowedOutboundBases: [simUrl] });
+    ({ nodes, urls } = cluster);
+    owner = await clusterOwner(cluster);
     appId = `wx${randomBytes(8).toString('hex')}`;
     const secrets = {
       appSecret: 'cluster-secret-1',
@@ -66,16 +46,15 @@ describe.runIf(DIALECTS.includes('postgres'))('cluster: two nodes on PostgreSQL 
       ...secrets,
     });
     await owner.post('/api/agents', {
-      login: `${tag}-agent`,
+      login: `${cluster.tag}-agent`,
       displayName: '集群客服',
       password: 'agent-pass-1',
       channelIds: [channel.id],
     });
   });
   afterAll(async () => {
-    for (const n of nodes) await n.close();
+    await cluster?.close();
     await sim?.close();
-    await cleanup?.();
   });
 
   it('an event committed on one node reaches a socket on the other; replies are sent once; one shared token', async () => {

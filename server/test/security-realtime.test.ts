@@ -4,10 +4,9 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_BUFFERED } from '../src/modules/realtime/gateway';
 import { CLOSE } from '../src/modules/realtime/revoke';
-import { buildApp } from '../src/app';
-import { createWorkspace } from '../src/modules/admin/workspace-service';
 import { ApiClient, type RealtimeClient } from './api-client';
-import { DIALECTS, startStack, testConfig, waitFor, type Stack } from './harness';
+import { clusterOwner, startCluster, type Cluster } from './cluster-harness';
+import { DIALECTS, startStack, waitFor, type Stack } from './harness';
 import { encodeFrame, rawConsole, rawUpgrade, textFrame, type RawConn } from './raw-ws';
 
 /** Resolves with the close code the server gives `rt`. */
@@ -244,36 +243,20 @@ describe.each(DIALECTS)('realtime gateway under attack (%s)', (dialect) => {
   });
 });
 
-const REDIS_URL = process.env.KEFU_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
-
 // Cluster mode needs PostgreSQL; it runs whenever the postgres dialect is being tested.
 describe.runIf(DIALECTS.includes('postgres'))('revocation across a cluster', () => {
-  const nodes: FastifyInstance[] = [];
-  const urls: string[] = [];
-  let cleanup: () => Promise<void>;
+  let cluster: Cluster;
+  let nodes: FastifyInstance[] = [];
+  let urls: string[] = [];
   let owner: ApiClient;
   let tag = '';
 
   beforeAll(async () => {
-    tag = randomBytes(4).toString('hex');
-    const base = testConfig('postgres', { redisUrl: REDIS_URL, redisPrefix: `kefu-test-${tag}:` });
-    cleanup = base.cleanup;
-    for (const nodeId of ['node-a', 'node-b']) {
-      const app = await buildApp({ ...base.config, nodeId }, { logger: false });
-      nodes.push(app);
-      urls.push(await app.listen({ port: 0, host: '127.0.0.1' }));
-    }
-    await createWorkspace(nodes[0]!.kefu.ctx, {
-      name: 'Cluster shop',
-      login: `${tag}-owner`,
-      password: 'owner-pass-1',
-    });
-    owner = await ApiClient.login(urls[1]!, `${tag}-owner`, 'owner-pass-1');
+    cluster = await startCluster();
+    ({ nodes, urls, tag } = cluster);
+    owner = await clusterOwner(cluster, urls[1]);
   });
-  afterAll(async () => {
-    for (const n of nodes) await n.close();
-    await cleanup?.();
-  });
+  afterAll(() => cluster?.close());
 
   it('disabling an agent through node B closes their socket on node A', async () => {
     const { id } = await owner.post<{ id: string }>('/api/agents', {

@@ -1,14 +1,10 @@
 import { createSim, type Sim } from '@kefu/wechat-sim';
-import type { FastifyInstance } from 'fastify';
 import { randomBytes, scryptSync } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApp } from '../src/app';
-import { createWorkspace } from '../src/modules/admin/workspace-service';
 import { derivations, hashPassword, verifyPassword } from '../src/modules/agents/password';
 import { ApiClient } from './api-client';
-import { DIALECTS, startStack, testConfig, waitFor, type Stack } from './harness';
-
-const REDIS_URL = process.env.KEFU_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+import { clusterOwner, startCluster, type Cluster } from './cluster-harness';
+import { DIALECTS, startStack, waitFor, type Stack } from './harness';
 
 /** One sign-in attempt as seen from `ip` (the stacks trust X-Forwarded-For); returns the status. */
 async function attempt(url: string, login: string, password: string, ip: string) {
@@ -159,9 +155,8 @@ describe.each(DIALECTS)('password hashes (%s)', (dialect) => {
 
 describe.runIf(DIALECTS.includes('postgres'))('cluster-wide limits (two nodes, Redis)', () => {
   let sim: Sim;
-  const nodes: FastifyInstance[] = [];
-  const urls: string[] = [];
-  let cleanup: () => Promise<void>;
+  let cluster: Cluster;
+  let urls: string[] = [];
   let owner: ApiClient;
   let appId = '';
   let tag = '';
@@ -169,26 +164,13 @@ describe.runIf(DIALECTS.includes('postgres'))('cluster-wide limits (two nodes, R
   beforeAll(async () => {
     sim = await createSim();
     const simUrl = await sim.listen(0);
-    tag = randomBytes(4).toString('hex');
-    const base = testConfig('postgres', {
-      redisUrl: REDIS_URL,
-      redisPrefix: `kefu-test-${tag}:`,
+    cluster = await startCluster({
       wechatApiBase: simUrl,
       allowedOutboundBases: [simUrl],
       trustProxy: true,
     });
-    cleanup = base.cleanup;
-    for (const nodeId of ['node-a', 'node-b']) {
-      const app = await buildApp({ ...base.config, nodeId }, { logger: false });
-      nodes.push(app);
-      urls.push(await app.listen({ port: 0, host: '127.0.0.1' }));
-    }
-    await createWorkspace(nodes[0]!.kefu.ctx, {
-      name: 'Cluster shop',
-      login: `${tag}-owner`,
-      password: 'owner-pass-1',
-    });
-    owner = await ApiClient.login(urls[0]!, `${tag}-owner`, 'owner-pass-1');
+    ({ urls, tag } = cluster);
+    owner = await clusterOwner(cluster);
     appId = `wx${randomBytes(8).toString('hex')}`;
     const secrets = {
       appSecret: 'limit-secret-1',
@@ -212,9 +194,8 @@ describe.runIf(DIALECTS.includes('postgres'))('cluster-wide limits (two nodes, R
     });
   });
   afterAll(async () => {
-    for (const n of nodes) await n.close();
+    await cluster?.close();
     await sim?.close();
-    await cleanup?.();
   });
 
   it('counts sign-in failures split across nodes together, even in parallel', async () => {

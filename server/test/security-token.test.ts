@@ -1,23 +1,10 @@
 import { createSim, type Sim } from '@kefu/wechat-sim';
-import type { FastifyInstance } from 'fastify';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApp } from '../src/app';
-import { createWorkspace } from '../src/modules/admin/workspace-service';
 import { ApiClient } from './api-client';
-import { DIALECTS, testConfig, waitFor } from './harness';
+import { clusterOwner, startCluster, type Cluster } from './cluster-harness';
+import { DIALECTS, waitFor } from './harness';
 import { acceptQueued, createPlaintextChannel, pushTextTo, settled } from './security-helpers';
-
-const REDIS_URL = process.env.KEFU_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
-
-async function workspace(node: FastifyInstance, url: string, tag: string) {
-  await createWorkspace(node.kefu.ctx, {
-    name: `shop ${tag}`,
-    login: `${tag}-owner`,
-    password: 'owner-pass-1',
-  });
-  return ApiClient.login(url, `${tag}-owner`, 'owner-pass-1');
-}
 
 async function agentOf(owner: ApiClient, url: string, login: string, channelId: string) {
   await owner.post('/api/agents', {
@@ -35,38 +22,25 @@ async function agentOf(owner: ApiClient, url: string, login: string, channelId: 
 describe.runIf(DIALECTS.includes('postgres'))('cluster token cache is keyed by credentials', () => {
   let sim: Sim;
   let simUrl = '';
-  const nodes: FastifyInstance[] = [];
-  const urls: string[] = [];
-  let cleanup: () => Promise<void>;
+  let cluster: Cluster;
+  let urls: string[] = [];
 
   beforeAll(async () => {
     sim = await createSim();
     simUrl = await sim.listen(0);
-    const tag = randomBytes(4).toString('hex');
-    const base = testConfig('postgres', {
-      redisUrl: REDIS_URL,
-      redisPrefix: `kefu-test-${tag}:`,
-      wechatApiBase: simUrl,
-      allowedOutboundBases: [simUrl],
-    });
-    cleanup = base.cleanup;
-    for (const nodeId of ['node-a', 'node-b']) {
-      const app = await buildApp({ ...base.config, nodeId }, { logger: false });
-      nodes.push(app);
-      urls.push(await app.listen({ port: 0, host: '127.0.0.1' }));
-    }
+    cluster = await startCluster({ wechatApiBase: simUrl, allowedOutboundBases: [simUrl] });
+    ({ urls } = cluster);
   });
   afterAll(async () => {
-    for (const n of nodes) await n.close();
+    await cluster?.close();
     await sim?.close();
-    await cleanup?.();
   });
 
   it("a channel with another workspace's AppID and a wrong secret never uses its token", async () => {
     const tag = randomBytes(3).toString('hex');
     const appId = `wx${randomBytes(8).toString('hex')}`;
     // Workspace A on node A: the real mini program, known to the emulator.
-    const ownerA = await workspace(nodes[0]!, urls[0]!, `a${tag}`);
+    const ownerA = await clusterOwner(cluster, urls[0], `a${tag}`);
     const chA = await createPlaintextChannel(ownerA, {
       appId,
       appSecret: 'the-real-secret',
@@ -95,7 +69,7 @@ describe.runIf(DIALECTS.includes('postgres'))('cluster token cache is keyed by c
 
     // Workspace B on node B types A's AppID with a secret of its own and forges a customer
     // push (B controls its own channel's push Token) from A's customer's openid.
-    const ownerB = await workspace(nodes[1]!, urls[1]!, `b${tag}`);
+    const ownerB = await clusterOwner(cluster, urls[1], `b${tag}`);
     const chB = await createPlaintextChannel(ownerB, {
       appId,
       appSecret: 'a-guessed-secret',
