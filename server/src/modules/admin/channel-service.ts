@@ -5,7 +5,7 @@ import type { AppContext } from '../../context';
 import type { ChannelTable } from '../../db/schema';
 import { AppError } from '../../errors';
 import { newId } from '../../lib/ids';
-import { loadChannel, toRecord } from '../channels/channel-store';
+import { loadChannel, lockChannel, toRecord } from '../channels/channel-store';
 import { adapterFor, assertAllowedBase } from '../channels/registry';
 import { PlatformError } from '../channels/types';
 
@@ -211,14 +211,7 @@ export async function setChannelAgents(
 ): Promise<string[]> {
   const wanted = [...new Set(agentIds)];
   return ctx.transact(async ({ tx }) => {
-    const locked = await tx
-      .updateTable('channels')
-      .set((eb) => ({ name: eb.ref('name') }))
-      .where('id', '=', channelId)
-      .where('workspaceId', '=', workspaceId)
-      .where('deletedAt', 'is', null)
-      .executeTakeFirst();
-    if (Number(locked.numUpdatedRows) !== 1) throw new AppError('CHANNEL_NOT_FOUND');
+    await lockChannel(tx, workspaceId, channelId);
     if (wanted.length > LIMITS.agentsPerChannel) {
       throw new AppError(
         'CHANNEL_AGENT_LIMIT',

@@ -7,6 +7,7 @@ import { AppError } from '../../errors';
 import { newId } from '../../lib/ids';
 import { idleAgentConversations } from '../conversations/conversation-service';
 import { drainForAgent } from '../conversations/assignment';
+import { lockChannel } from '../channels/channel-store';
 import { revokeSockets } from '../realtime/revoke';
 import { hashPassword } from './password';
 
@@ -140,16 +141,7 @@ async function bindAgentIn(
   channelId: string,
   agentId: string,
 ): Promise<void> {
-  // A no-op update locks the channel row (PostgreSQL), so concurrent bindings are counted one
-  // at a time and the 100-agent limit cannot be overrun; SQLite has one writer anyway.
-  const locked = await u.tx
-    .updateTable('channels')
-    .set((eb) => ({ name: eb.ref('name') }))
-    .where('id', '=', channelId)
-    .where('workspaceId', '=', workspaceId)
-    .where('deletedAt', 'is', null)
-    .executeTakeFirst();
-  if (Number(locked.numUpdatedRows) !== 1) throw new AppError('CHANNEL_NOT_FOUND');
+  await lockChannel(u.tx, workspaceId, channelId);
   const agent = await u.tx
     .selectFrom('agents')
     .select('id')

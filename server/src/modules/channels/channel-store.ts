@@ -1,6 +1,6 @@
 import type { Selectable } from 'kysely';
 import type { AppContext } from '../../context';
-import type { Queryable } from '../../db/index';
+import type { Queryable, Tx } from '../../db/index';
 import type { ChannelTable } from '../../db/schema';
 import { AppError } from '../../errors';
 import type { ChannelRecord } from './types';
@@ -37,4 +37,20 @@ export async function loadChannel(
   const row = await q.executeTakeFirst();
   if (!row) throw new AppError('CHANNEL_NOT_FOUND');
   return toRecord(ctx, row);
+}
+
+/**
+ * Locks a live channel's row for the rest of the transaction (a no-op update: PostgreSQL holds
+ * the row lock; SQLite has one writer anyway), so bindings are counted one at a time and the
+ * 100-agent limit cannot be overrun. Unknown, deleted or foreign → CHANNEL_NOT_FOUND.
+ */
+export async function lockChannel(tx: Tx, workspaceId: string, channelId: string): Promise<void> {
+  const locked = await tx
+    .updateTable('channels')
+    .set((eb) => ({ name: eb.ref('name') }))
+    .where('id', '=', channelId)
+    .where('workspaceId', '=', workspaceId)
+    .where('deletedAt', 'is', null)
+    .executeTakeFirst();
+  if (Number(locked.numUpdatedRows) !== 1) throw new AppError('CHANNEL_NOT_FOUND');
 }
