@@ -1,3 +1,4 @@
+import WebSocket from 'ws';
 import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -64,6 +65,22 @@ describe.each(DIALECTS)('cookie sessions and CSRF (%s)', (dialect) => {
   }
 
   const stateOf = async (id: string) => (await s.owner.get(`/api/conversations/${id}`)).state;
+
+  it('answers a malformed session cookie with 401, on REST and on the WebSocket', async () => {
+    const cookie = 'kefu_session=%E0%A4%A';
+    const res = await fetch(`${s.url}/api/me`, { headers: { cookie } });
+    expect([res.status, ((await res.json()) as { code: string }).code]).toEqual([
+      401,
+      'AUTH_REQUIRED',
+    ]);
+    const ws = new WebSocket(`${s.url.replace(/^http/, 'ws')}/api/ws`, {
+      headers: { cookie, origin: s.url },
+    });
+    const status = await new Promise<number>((resolve) =>
+      ws.once('unexpected-response', (_req, r) => resolve(r.statusCode ?? 0)),
+    );
+    expect(status).toBe(401);
+  });
 
   it('refuses cookie state changes from another origin, keeps the console and Bearer working', async () => {
     const { cookie, token } = await cookieSession();

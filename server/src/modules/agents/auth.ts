@@ -1,6 +1,7 @@
 import type { Role } from '@kefu/shared';
 import type { FastifyRequest } from 'fastify';
 import { createHash, randomBytes } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
 import type { AppContext } from '../../context';
 import { AppError } from '../../errors';
 import { newId } from '../../lib/ids';
@@ -34,6 +35,21 @@ export interface RequestToken {
   fromCookie: boolean;
 }
 
+/** The session cookie's value, or null (a malformed percent-encoding counts as none). */
+export function sessionCookie(headers: IncomingHttpHeaders): string | null {
+  const pair = headers.cookie
+    ?.split(';')
+    .map((c) => c.trim())
+    .find((c) => c.startsWith(`${SESSION_COOKIE}=`));
+  const raw = pair?.slice(SESSION_COOKIE.length + 1);
+  if (!raw) return null;
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    return null;
+  }
+}
+
 /**
  * Reads the session token from `Authorization: Bearer` or else the session cookie. There is no
  * query-string fallback: a token in a URL ends up in logs, history and Referer headers.
@@ -42,11 +58,7 @@ export function tokenFrom(req: FastifyRequest): RequestToken {
   const header = req.headers.authorization;
   if (header?.startsWith('Bearer '))
     return { token: header.slice(7).trim() || null, fromCookie: false };
-  const cookie = req.headers.cookie
-    ?.split(';')
-    .map((c) => c.trim().split('='))
-    .find(([name]) => name === SESSION_COOKIE);
-  const token = cookie?.[1] ? decodeURIComponent(cookie[1]) : null;
+  const token = sessionCookie(req.headers);
   return { token, fromCookie: token !== null };
 }
 

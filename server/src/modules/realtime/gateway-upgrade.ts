@@ -4,7 +4,7 @@ import type { WebSocket, WebSocketServer } from 'ws';
 import type { AppContext } from '../../context';
 import { AppError } from '../../errors';
 import { fromOwnOrigin } from '../../http/origin';
-import { authenticateToken, SESSION_COOKIE, type Caller } from '../agents/auth';
+import { authenticateToken, sessionCookie, type Caller } from '../agents/auth';
 
 export const WS_PATH = '/api/ws';
 
@@ -34,20 +34,6 @@ function pathOf(req: IncomingMessage): string | null {
   }
 }
 
-function cookieToken(req: IncomingMessage): string | null {
-  const pair = req.headers.cookie
-    ?.split(';')
-    .map((c) => c.trim())
-    .find((c) => c.startsWith(`${SESSION_COOKIE}=`));
-  const raw = pair?.slice(SESSION_COOKIE.length + 1);
-  if (!raw) return null;
-  try {
-    return decodeURIComponent(raw);
-  } catch {
-    return null;
-  }
-}
-
 /**
  * The session an upgrade carries: `Authorization: Bearer` (scripts, tests) or the session cookie
  * (the console). Never the URL: a token there ends up in access logs and browser history. A
@@ -57,7 +43,7 @@ function cookieToken(req: IncomingMessage): string | null {
 function credentialOf(req: IncomingMessage, ctx: AppContext): { token: string | null } | 'csrf' {
   const header = req.headers.authorization;
   if (header?.startsWith('Bearer ')) return { token: header.slice(7).trim() || null };
-  const token = cookieToken(req);
+  const token = sessionCookie(req.headers);
   if (token && !fromOwnOrigin(req.headers, ctx.config)) return 'csrf';
   return { token };
 }
