@@ -121,6 +121,17 @@ describe.each(DIALECTS)('agents act only where they may (%s)', (dialect) => {
     // An upload no message carries yet: its uploader and supervisors only.
     expect([await read(c.alice, upload.id), await read(s.owner, upload.id)]).toEqual([200, 200]);
     expect([await read(c.bob, upload.id), await read(c.carol, upload.id)]).toEqual([404, 404]);
+    // Nor can an image be sent by someone who may not read it (sending would make it theirs).
+    for (const mediaId of [upload.id, fetched.image]) {
+      const err = await c.carol.fails(
+        c.carol.post(`/api/conversations/${convId}/messages`, {
+          clientId: `steal-${mediaId}`,
+          kind: 'image',
+          mediaId,
+        }),
+      );
+      expect([err.status, err.body.code]).toEqual([404, 'MEDIA_NOT_FOUND']);
+    }
     const sent = await c.alice.post(`/api/conversations/${convId}/messages`, {
       clientId: 'img-1',
       kind: 'image',

@@ -170,6 +170,8 @@ export interface MediaTable {
   platformExpiresAt: number | null;
   /** The agent who uploaded it; null for images fetched from the platform. */
   uploadedBy: string | null;
+  /** The channel an inbound image came from (a picture or a card's cover); null for uploads. */
+  channelId: string | null;
   createdAt: number;
 }
 

@@ -2,14 +2,16 @@ import { sql, type Kysely } from 'kysely';
 
 /**
  * Authorization data the first schema lacked:
- * - `media.uploaded_by`: who uploaded an image, so an agent can read their own uploads
- *   (inbound images have none; they are readable through the messages that carry them);
+ * - `media.uploaded_by`: who uploaded an image, so an agent can read their own uploads;
+ * - `media.channel_id`: the mini program an inbound image (a picture or a card's cover) came
+ *   from, so the agents bound to it can read it without searching message bodies;
  * - `messages_media`: finding the messages that carry an image is one index lookup;
  * - push subscriptions unique per (agent, endpoint) instead of per endpoint, so registering an
  *   endpoint someone else holds adds the caller's row and never takes theirs.
  */
 export async function up(db: Kysely<unknown>): Promise<void> {
   await db.schema.alterTable('media').addColumn('uploaded_by', 'text').execute();
+  await db.schema.alterTable('media').addColumn('channel_id', 'text').execute();
   await db.schema.createIndex('messages_media').on('messages').column('media_id').execute();
 
   // SQLite cannot drop a column's UNIQUE, so the table is rebuilt (the same on both dialects).

@@ -76,8 +76,8 @@ export async function storeImage(
   now: number,
   workspaceId: string,
   data: Buffer,
+  owner: { uploadedBy: string } | { channelId: string },
   maxBytes: number = LIMITS.imageMaxBytes,
-  uploadedBy: string | null = null,
 ): Promise<{ id: string; mime: string; size: number }> {
   if (data.length > maxBytes) throw new AppError('MEDIA_TOO_LARGE');
   const mime = validateImage(data);
@@ -95,7 +95,8 @@ export async function storeImage(
       platformMediaId: null,
       platformChannelId: null,
       platformExpiresAt: null,
-      uploadedBy,
+      uploadedBy: 'uploadedBy' in owner ? owner.uploadedBy : null,
+      channelId: 'channelId' in owner ? owner.channelId : null,
       createdAt: now,
     })
     .execute();
@@ -103,53 +104,61 @@ export async function storeImage(
 }
 
 /**
- * Whether an agent without supervision may read the image: a message in a channel they are bound
- * to carries it, as `media_id` or as a card's `thumbMediaId` in the body (inbound card covers).
+ * Whether an agent without supervision may read the image: it came in on a channel they are
+ * bound to, or a message of such a channel carries it (an image a colleague sent there).
  */
-async function carriedInBoundChannel(
+async function inBoundChannel(
   ctx: AppContext,
   caller: Caller,
-  mediaId: string,
+  media: { id: string; channelId: string | null },
 ): Promise<boolean> {
   const bound = ctx.db
     .selectFrom('channelAgents')
     .select('channelId')
     .where('agentId', '=', caller.agentId);
-  const direct = await ctx.db
+  if (media.channelId !== null) {
+    const row = await bound.where('channelId', '=', media.channelId).executeTakeFirst();
+    if (row) return true;
+  }
+  const carried = await ctx.db
     .selectFrom('messages')
     .select('id')
-    .where('mediaId', '=', mediaId)
+    .where('mediaId', '=', media.id)
     .where('workspaceId', '=', caller.workspaceId)
     .where('channelId', 'in', bound)
     .executeTakeFirst();
-  if (direct) return true;
-  // Ids are UUIDs (hex and dashes), so they are safe inside a LIKE pattern.
-  if (!/^[0-9a-f-]{36}$/i.test(mediaId)) return false;
-  const card = await ctx.db
-    .selectFrom('messages')
-    .select('id')
-    .where('kind', '=', 'miniprogrampage')
-    .where('workspaceId', '=', caller.workspaceId)
-    .where('channelId', 'in', bound)
-    .where('body', 'like', `%"thumbMediaId":"${mediaId}"%`)
-    .executeTakeFirst();
-  return card !== undefined;
+  return carried !== undefined;
 }
 
 /**
- * An image the caller may read: supervisors and admins any of their workspace's; agents their own
- * uploads and images carried by messages of channels they are bound to. Anything else is 404, as
- * if it did not exist, so ids cannot be probed.
+ * Whether the caller may read an image: supervisors and admins any of their workspace's; agents
+ * their own uploads, and images that came in on, or were sent to, channels they are bound to.
+ * Anything else is 404, as if it did not exist, so ids cannot be probed.
  */
-export async function getMedia(ctx: AppContext, caller: Caller, id: string) {
+export async function assertMediaReadable(
+  ctx: AppContext,
+  caller: Caller,
+  id: string,
+): Promise<void> {
   const row = await ctx.db
     .selectFrom('media')
-    .selectAll()
+    .select(['id', 'uploadedBy', 'channelId'])
     .where('id', '=', id)
     .where('workspaceId', '=', caller.workspaceId)
     .executeTakeFirst();
   if (!row) throw new AppError('MEDIA_NOT_FOUND');
-  if (isSupervising(caller.role) || row.uploadedBy === caller.agentId) return row;
-  if (await carriedInBoundChannel(ctx, caller, id)) return row;
+  if (isSupervising(caller.role) || row.uploadedBy === caller.agentId) return;
+  if (await inBoundChannel(ctx, caller, row)) return;
   throw new AppError('MEDIA_NOT_FOUND');
+}
+
+/** The image itself, once assertMediaReadable allowed it. */
+export async function getMedia(ctx: AppContext, caller: Caller, id: string) {
+  await assertMediaReadable(ctx, caller, id);
+  return ctx.db
+    .selectFrom('media')
+    .selectAll()
+    .where('id', '=', id)
+    .where('workspaceId', '=', caller.workspaceId)
+    .executeTakeFirstOrThrow();
 }

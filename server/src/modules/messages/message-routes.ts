@@ -118,7 +118,9 @@ export function registerMessageRoutes(app: FastifyInstance, ctx: AppContext): vo
     handler: async ({ caller, req, reply }) => {
       if (!Buffer.isBuffer(req.body)) throw new AppError('MEDIA_UNSUPPORTED');
       void reply.code(201);
-      return storeImage(ctx.db, ctx.now(), caller.workspaceId, req.body, undefined, caller.agentId);
+      return storeImage(ctx.db, ctx.now(), caller.workspaceId, req.body, {
+        uploadedBy: caller.agentId,
+      });
     },
   });
   route(app, ctx, {

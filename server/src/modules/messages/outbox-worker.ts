@@ -168,6 +168,7 @@ async function runFetchMedia(ctx: AppContext, job: Job, msg: Message): Promise<v
     ctx.now(),
     job.workspaceId,
     data,
+    { channelId: job.channelId },
     INBOUND_IMAGE_MAX_BYTES,
   ).catch((err: unknown) => {
     throw new PlatformError(0, `The picture could not be kept: ${(err as Error).message}`, false);

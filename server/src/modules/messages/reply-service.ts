@@ -2,6 +2,7 @@ import type { Message, SendMessageBody } from '@kefu/shared';
 import type { AppContext } from '../../context';
 import { AppError } from '../../errors';
 import { isSupervising, type Caller } from '../agents/auth';
+import { assertMediaReadable } from './media-service';
 import { enqueueJob, reserveReply } from './outbox-jobs';
 import { appendMessage } from '../conversations/conversation-repo';
 import { loadConversation, messageView } from '../conversations/views';
@@ -71,15 +72,8 @@ export async function sendReply(
   const hit = findSensitive(texts.join('\n'), JSON.parse(ws.sensitiveWords) as string[]);
   if (hit) throw new AppError('MESSAGE_SENSITIVE_WORD', undefined, { word: hit });
   const { body, mediaId } = bodyFor(input);
-  if (mediaId) {
-    const media = await ctx.db
-      .selectFrom('media')
-      .select('id')
-      .where('id', '=', mediaId)
-      .where('workspaceId', '=', caller.workspaceId)
-      .executeTakeFirst();
-    if (!media) throw new AppError('MEDIA_NOT_FOUND');
-  }
+  // Only an image the agent may read can be sent: sending one would make it theirs to read.
+  if (mediaId) await assertMediaReadable(ctx, caller, mediaId);
   await checkSendRate(ctx, caller.agentId);
   try {
     return await ctx.transact(async (u) => {
