@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { WechatApiClient } from './api-client';
-import { WechatApiError } from './api-errors';
 import {
+  caught,
   NOT_FOUND,
   startFakeWechat,
   tokenIssuer,
@@ -31,16 +31,6 @@ async function setup(handle: FakeHandler): Promise<WechatApiClient> {
     appSecret: 'secret',
     tokenEndpoint: 'stable',
   });
-}
-
-async function caught(promise: Promise<unknown>): Promise<WechatApiError> {
-  try {
-    await promise;
-  } catch (err) {
-    if (err instanceof WechatApiError) return err;
-    throw err;
-  }
-  throw new Error('expected a WechatApiError');
 }
 
 const ok = () => ({ json: { errcode: 0, errmsg: 'ok' } });

@@ -1,7 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { WechatApiClient } from './api-client';
-import { WechatApiError } from './api-errors';
-import { startFakeWechat, tokenIssuer, type FakeWechat } from './test/fake-wechat';
+import { caught, startFakeWechat, tokenIssuer, type FakeWechat } from './test/fake-wechat';
 import { MemoryTokenStore } from './token-store';
 
 let fake: FakeWechat | null = null;
@@ -10,16 +9,6 @@ afterEach(async () => {
   await fake?.close();
   fake = null;
 });
-
-async function caught(promise: Promise<unknown>): Promise<WechatApiError> {
-  try {
-    await promise;
-  } catch (err) {
-    if (err instanceof WechatApiError) return err;
-    throw err;
-  }
-  throw new Error('expected a WechatApiError');
-}
 
 describe('outbound rules of the API client', () => {
   it('a redirect is a permanent error with a reason, and is not followed', async () => {

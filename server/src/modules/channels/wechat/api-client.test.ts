@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { WechatApiClient, type WechatApiClientOptions } from './api-client';
-import { WechatApiError, describeErrcode } from './api-errors';
+import { describeErrcode } from './api-errors';
 import {
+  caught,
   startFakeWechat,
   tokenIssuer,
   type FakeHandler,
@@ -30,16 +31,6 @@ async function setup(
     ...options,
   });
   return { fake, client };
-}
-
-async function caught(promise: Promise<unknown>): Promise<WechatApiError> {
-  try {
-    await promise;
-  } catch (err) {
-    if (err instanceof WechatApiError) return err;
-    throw err;
-  }
-  throw new Error('expected a WechatApiError');
 }
 
 /** Token from /stable_token; the send endpoint answers with `send`. */

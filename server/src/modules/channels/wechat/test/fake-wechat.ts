@@ -1,6 +1,7 @@
 /** A scriptable stand-in for api.weixin.qq.com on port 0, for the API client's tests. */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { WechatApiError } from '../api-errors';
 
 export interface FakeRequest {
   method: string;
@@ -89,4 +90,15 @@ export const NOT_FOUND: FakeResponse = {
 export function tokenIssuer(expiresIn = 7200): () => FakeResponse {
   let n = 0;
   return () => ({ json: { access_token: `T${++n}`, expires_in: expiresIn } });
+}
+
+/** The WechatApiError a call fails with (anything else is rethrown; success fails the test). */
+export async function caught(promise: Promise<unknown>): Promise<WechatApiError> {
+  try {
+    await promise;
+  } catch (err) {
+    if (err instanceof WechatApiError) return err;
+    throw err;
+  }
+  throw new Error('expected a WechatApiError');
 }
