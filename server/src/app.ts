@@ -53,11 +53,6 @@ declare module 'fastify' {
 
 /** Builds the whole service as a Fastify instance; it never listens (main.ts and tests do). */
 export async function buildApp(config: Config, opts: BuildOptions = {}): Promise<FastifyInstance> {
-  const db = await openDatabase({
-    url: config.databaseUrl,
-    dataDir: config.dataDir,
-    schema: config.databaseSchema,
-  });
   const app = Fastify({
     logger:
       opts.logger === false
@@ -65,6 +60,13 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
         : { level: config.logLevel, serializers: { req: serializeRequest } },
     bodyLimit: 1024 * 1024,
     trustProxy: config.trustProxy,
+  });
+  const db = await openDatabase({
+    url: config.databaseUrl,
+    dataDir: config.dataDir,
+    schema: config.databaseSchema,
+    applicationName: `kefu:${config.nodeId}`,
+    onPoolError: (err) => app.log.warn({ err }, 'database connection lost; the pool reconnects'),
   });
   const bus: EventBus = config.redisUrl
     ? new RedisBus(config.redisUrl, config.redisPrefix)

@@ -50,14 +50,23 @@ export async function openDatabase(opts: {
   url: string;
   dataDir: string;
   schema?: string | undefined;
+  /** Name of the connections in pg_stat_activity (operators, and tests that cut them). */
+  applicationName?: string;
+  /** Told of errors on idle PostgreSQL connections (a restart, a network cut). */
+  onPoolError?: (err: Error) => void;
 }): Promise<DbHandle> {
   const plugins = [new CamelCasePlugin()];
   if (/^postgres(ql)?:\/\//.test(opts.url)) {
     const pool = new pg.Pool({
       connectionString: opts.url,
       max: 10,
+      ...(opts.applicationName ? { application_name: opts.applicationName } : {}),
       ...(opts.schema ? { options: `-c search_path=${opts.schema}` } : {}),
     });
+    // An idle connection the server drops (a restart, pg_terminate_backend, a network cut) is an
+    // 'error' on the pool; without a listener it would end the process. The pool discards that
+    // client and opens a new one for the next query, so logging is all there is to do.
+    pool.on('error', (err) => opts.onPoolError?.(err));
     if (opts.schema) {
       const client = await pool.connect();
       try {
