@@ -254,18 +254,29 @@ async function runJob(ctx: AppContext, job: Job): Promise<void> {
         ? e
         : new PlatformError(-2, `Unexpected error: ${(e as Error).message}`, true);
     if (err.transient && job.attempts + 1 < MAX_ATTEMPTS) {
+      const delayMs = backoffMs(job.attempts + 1);
+      ctx.log.warn(
+        {
+          messageId: job.messageId,
+          job: job.job,
+          attempt: job.attempts + 1,
+          delayMs,
+          code: err.code,
+        },
+        `outbox job failed, will retry: ${err.reason}`,
+      );
       await ctx.db
         .updateTable('outbox')
         .set({
           attempts: job.attempts + 1,
-          nextAttemptAt: ctx.now() + backoffMs(job.attempts + 1),
+          nextAttemptAt: ctx.now() + delayMs,
           lockedUntil: null,
           lockedBy: null,
           lastError: `${err.code}: ${err.reason}`,
         })
         .where('id', '=', job.id)
         .execute();
-      throw err;
+      return;
     }
     ctx.log.warn(
       { messageId: job.messageId, code: err.code, reason: err.reason },
@@ -289,7 +300,14 @@ export async function processOutbox(ctx: AppContext, batch = 20): Promise<number
   const lane = async (): Promise<void> => {
     while (next < jobs.length) {
       const job = jobs[next++]!;
-      await runJob(ctx, job).catch(() => undefined);
+      // What reaches here is a failure of the bookkeeping itself (the database): the job's lease
+      // runs out and it is claimed again. Never silent.
+      await runJob(ctx, job).catch((err: unknown) =>
+        ctx.log.error(
+          { err, messageId: job.messageId, job: job.job },
+          'outbox job bookkeeping failed',
+        ),
+      );
     }
   };
   await Promise.all(Array.from({ length: Math.min(CONCURRENCY, jobs.length) }, lane));
