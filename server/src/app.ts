@@ -16,7 +16,7 @@ import { registerAgentRoutes } from './modules/agents/agent-routes';
 import type { ChannelAdapter } from './modules/channels/types';
 import { createWechatAdapter } from './modules/channels/wechat/adapter';
 import { RedisTokenStore } from './modules/channels/wechat/redis-token-store';
-import { Redis } from 'ioredis';
+import { connectRedis } from './lib/redis';
 import { registerWechatPush } from './modules/channels/wechat/push-routes';
 import { registerConversationRoutes } from './modules/conversations/conversation-routes';
 import { registerMessageRoutes } from './modules/messages/message-routes';
@@ -69,7 +69,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     onPoolError: (err) => app.log.warn({ err }, 'database connection lost; the pool reconnects'),
   });
   const bus: EventBus = config.redisUrl
-    ? new RedisBus(config.redisUrl, config.redisPrefix)
+    ? new RedisBus(config.redisUrl, config.redisPrefix, app.log)
     : new MemoryBus();
   const kicks = {
     outbox: () => workers.kickOutbox(),
@@ -88,7 +88,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   };
   // In a cluster one access token per mini program is shared through Redis (single-flight
   // refresh), and so are the sign-in and reply limits (N nodes must not allow N times as many).
-  const redis = config.redisUrl ? new Redis(config.redisUrl, { maxRetriesPerRequest: 2 }) : null;
+  const redis = config.redisUrl ? connectRedis(config.redisUrl, app.log, 'shared') : null;
   const limited = { ...base, rateLimiter: createRateLimiter(redis, config.redisPrefix, app.log) };
   const ctx: AppContext = { ...limited, transact: makeTransact(limited) };
   const tokenStore = redis

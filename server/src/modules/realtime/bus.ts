@@ -1,4 +1,6 @@
-import { Redis } from 'ioredis';
+import type { FastifyBaseLogger } from 'fastify';
+import type { Redis } from 'ioredis';
+import { connectRedis } from '../../lib/redis';
 import { z } from 'zod';
 import type { EventNotifier, RevokeNotice } from './event-log';
 
@@ -62,9 +64,14 @@ export class RedisBus implements EventBus {
   private readonly listeners: Listener<string>[] = [];
   private readonly revokers: Listener<RevokeNotice>[] = [];
 
-  constructor(url: string, prefix: string) {
-    this.pub = new Redis(url, { lazyConnect: false, maxRetriesPerRequest: 2 });
-    this.sub = new Redis(url, { lazyConnect: false });
+  constructor(
+    url: string,
+    prefix: string,
+    private readonly log: FastifyBaseLogger,
+  ) {
+    this.pub = connectRedis(url, log, 'bus');
+    // A subscriber never times commands out: it only waits for messages.
+    this.sub = connectRedis(url, log, 'bus-subscriber', { maxRetriesPerRequest: null });
     this.channel = `${prefix}events`;
     this.revokeChannel = `${prefix}revoke`;
     void this.sub.subscribe(this.channel, this.revokeChannel);
@@ -82,9 +89,8 @@ export class RedisBus implements EventBus {
   }
 
   notify(workspaceId: string): void {
-    this.pub
-      .publish(this.channel, workspaceId)
-      .catch((err: unknown) => console.error('redis publish failed', err));
+    // Lost while Redis is down: every gateway's safety poll delivers the events anyway.
+    this.pub.publish(this.channel, workspaceId).catch(() => undefined);
   }
 
   /** This node acts at once (Redis may be down); the echo from Redis is a harmless repeat. */
@@ -92,7 +98,9 @@ export class RedisBus implements EventBus {
     callAll(this.revokers, notice);
     this.pub
       .publish(this.revokeChannel, JSON.stringify(notice))
-      .catch((err: unknown) => console.error('redis publish failed', err));
+      .catch((err: unknown) =>
+        this.log.warn({ err }, 'revocation not published; heartbeats catch it'),
+      );
   }
 
   subscribe(fn: Listener<string>): void {

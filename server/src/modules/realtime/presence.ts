@@ -1,4 +1,5 @@
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { connectRedis } from '../../lib/redis';
 import type { AppContext } from '../../context';
 import { setStatus } from '../agents/agent-service';
 
@@ -18,7 +19,7 @@ export class Presence {
 
   constructor(private readonly ctx: AppContext) {
     this.redis = ctx.config.redisUrl
-      ? new Redis(ctx.config.redisUrl, { maxRetriesPerRequest: 2 })
+      ? connectRedis(ctx.config.redisUrl, ctx.log, 'presence')
       : null;
     if (this.redis) this.refresh = setInterval(() => void this.publishAll(), this.ttlMs / 3);
   }
