@@ -38,7 +38,11 @@ describe.runIf(DIALECTS.includes('postgres'))('PostgreSQL drops Kefu’s connect
   async function pushToChild(openid: string, text: string) {
     const push = s.sim.buildPush(s.channel.appId, textFields(s, openid, text));
     const url = `${child.url}/wechat/${s.channel.id}?${new URLSearchParams(push.query).toString()}`;
-    return fetch(url, { method: 'POST', body: push.body }).then((r) => r.text());
+    try {
+      return await (await fetch(url, { method: 'POST', body: push.body })).text();
+    } catch (err) {
+      throw new Error(`push failed (exited: ${child.exited}): ${String(err)}\n${child.output()}`);
+    }
   }
 
   it('survives its idle connections being terminated, and serves on new ones', async () => {

@@ -63,10 +63,13 @@ export async function openDatabase(opts: {
       ...(opts.applicationName ? { application_name: opts.applicationName } : {}),
       ...(opts.schema ? { options: `-c search_path=${opts.schema}` } : {}),
     });
-    // An idle connection the server drops (a restart, pg_terminate_backend, a network cut) is an
-    // 'error' on the pool; without a listener it would end the process. The pool discards that
-    // client and opens a new one for the next query, so logging is all there is to do.
+    // A connection the server drops (a restart, pg_terminate_backend, a network cut) emits
+    // 'error': on the pool while the connection is idle, on the client itself while a query or a
+    // transaction holds it. Either one without a listener ends the process. The query in flight
+    // fails (its caller handles that), the pool discards the dead client when it comes back,
+    // and the next query gets a new one: logging is all there is to do.
     pool.on('error', (err) => opts.onPoolError?.(err));
+    pool.on('connect', (client) => client.on('error', (err) => opts.onPoolError?.(err)));
     if (opts.schema) {
       const client = await pool.connect();
       try {
