@@ -1,6 +1,6 @@
 import { AppError } from '../../errors';
 import type { Unit } from '../../context';
-import { afterSend, checkSend } from '../channels/wechat/reply-window';
+import { checkSend } from '../channels/wechat/reply-window';
 import { replyWindowOf, windowView } from '../conversations/views';
 
 /**
@@ -34,20 +34,24 @@ export async function enqueueJob(
 
 /**
  * Takes one reply from the customer's window and quota, or refuses with WINDOW_CLOSED /
- * QUOTA_EXHAUSTED (and the window, so the console can say until when).
+ * QUOTA_EXHAUSTED (and the window, so the console can say until when). The take is one
+ * conditional UPDATE, not a read then a write: a customer message committed in between (which
+ * resets the quota to 5) can then never be overwritten with the quota this reply saw.
  */
 export async function reserveReply(u: Unit, customerId: string, now: number): Promise<void> {
+  const taken = await u.tx
+    .updateTable('customers')
+    .set((eb) => ({ windowQuota: eb('windowQuota', '-', 1) }))
+    .where('id', '=', customerId)
+    .where('windowQuota', '>', 0)
+    .where('windowExpiresAt', '>', now)
+    .executeTakeFirst();
+  if (Number(taken.numUpdatedRows) === 1) return;
   const customer = await u.tx
     .selectFrom('customers')
     .selectAll()
     .where('id', '=', customerId)
     .executeTakeFirstOrThrow();
-  const w = replyWindowOf(customer);
-  const refusal = checkSend(w, now);
-  if (refusal) throw new AppError(refusal, undefined, { window: windowView(customer, now) });
-  await u.tx
-    .updateTable('customers')
-    .set({ windowQuota: afterSend(w).quotaLeft })
-    .where('id', '=', customer.id)
-    .execute();
+  const refusal = checkSend(replyWindowOf(customer), now) ?? 'QUOTA_EXHAUSTED';
+  throw new AppError(refusal, undefined, { window: windowView(customer, now) });
 }
