@@ -1,10 +1,11 @@
 import Database from 'better-sqlite3';
-import { CamelCasePlugin, Kysely, PostgresDialect, SqliteDialect, type Transaction } from 'kysely';
+import { CamelCasePlugin, Kysely, SqliteDialect, type Transaction } from 'kysely';
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import type { Database as Schema } from './schema';
 import { runMigrations } from './migrate';
+import { OwnSchemaPostgresDialect } from './pg-introspector';
 
 export type Dialect = 'sqlite' | 'postgres';
 export type Db = Kysely<Schema>;
@@ -78,7 +79,8 @@ export async function openDatabase(opts: {
         client.release();
       }
     }
-    const db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool }), plugins });
+    const dialect = new OwnSchemaPostgresDialect({ pool }, opts.schema ?? null);
+    const db = new Kysely<Schema>({ dialect, plugins });
     await runMigrations(db, 'postgres', opts.schema);
     return { db, dialect: 'postgres', close: () => db.destroy() };
   }
