@@ -1,6 +1,7 @@
 import type { Conversation, listConversationsQuery } from '@kefu/shared';
 import type { z } from 'zod';
 import type { AppContext } from '../../context';
+import type { Queryable } from '../../db/index';
 import { type Caller, isSupervising } from '../agents/auth';
 import { AppError } from '../../errors';
 import { loadConversations } from './views';
@@ -49,10 +50,11 @@ export async function assertCanSee(
   ctx: AppContext,
   caller: Caller,
   channelId: string,
-  notFound: 'CONV_NOT_FOUND' | 'NOT_FOUND',
+  notFound: 'CONV_NOT_FOUND' | 'NOT_FOUND' | 'MESSAGE_NOT_FOUND',
+  db: Queryable = ctx.db,
 ): Promise<void> {
   if (isSupervising(caller.role)) return;
-  const bound = await ctx.db
+  const bound = await db
     .selectFrom('channelAgents')
     .select('agentId')
     .where('agentId', '=', caller.agentId)

@@ -4,6 +4,7 @@ import { AppError } from '../../errors';
 import { isSupervising, type Caller } from '../agents/auth';
 import { assertMediaReadable } from './media-service';
 import { enqueueJob, reserveReply } from './outbox-jobs';
+import { assertCanSee } from '../conversations/conversation-queries';
 import { appendMessage } from '../conversations/conversation-repo';
 import { loadConversation, messageView } from '../conversations/views';
 
@@ -155,16 +156,9 @@ export async function retryMessage(
       .where('workspaceId', '=', caller.workspaceId)
       .executeTakeFirst();
     if (!msg) throw new AppError('MESSAGE_NOT_FOUND');
+    // Inside the transaction: on SQLite its one connection is held, so ctx.db would wait on it.
+    await assertCanSee(ctx, caller, msg.channelId, 'MESSAGE_NOT_FOUND', u.tx);
     const supervising = isSupervising(caller.role);
-    if (!supervising) {
-      const bound = await u.tx
-        .selectFrom('channelAgents')
-        .select('agentId')
-        .where('agentId', '=', caller.agentId)
-        .where('channelId', '=', msg.channelId)
-        .executeTakeFirst();
-      if (!bound) throw new AppError('MESSAGE_NOT_FOUND');
-    }
     if (msg.delivery !== 'failed') throw new AppError('MESSAGE_NOT_FAILED');
     const conv = await u.tx
       .selectFrom('conversations')
