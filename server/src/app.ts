@@ -66,6 +66,8 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     dataDir: config.dataDir,
     schema: config.databaseSchema,
     applicationName: `kefu:${config.nodeId}`,
+    sqliteBusyMs: config.sqliteBusyMs,
+    sqliteSyncFull: config.sqliteSyncFull,
     onPoolError: (err) => app.log.warn({ err }, 'database connection lost; the pool reconnects'),
   });
   const bus: EventBus = config.redisUrl

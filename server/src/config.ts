@@ -38,6 +38,20 @@ const schema = z.object({
    * 5 s apart) and the clock skew between WeChat and this server.
    */
   pushMaxAgeSeconds: z.coerce.number().int().min(0).default(0),
+  /**
+   * A push whose expected wait for the database is longer than this (ms) is refused at once with
+   * 503, and one that waited this long is dropped uncommitted: WeChat gives up at 5 s and retries.
+   */
+  pushMaxWaitMs: z.coerce.number().int().min(100).default(3000),
+  /** Pushes committed together in one transaction, at most. */
+  pushBatchMax: z.coerce.number().int().min(1).max(1000).default(64),
+  /** SQLite: how long a write waits for another process's lock before giving up (ms). */
+  sqliteBusyMs: z.coerce.number().int().min(0).default(30_000),
+  /** SQLite: fsync every commit (`synchronous = FULL`) instead of WAL's NORMAL. */
+  sqliteSyncFull: z
+    .union([z.boolean(), z.string()])
+    .transform((v) => v === true || v === 'true' || v === '1')
+    .default(false),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Serve the built console from this folder when it exists. */
   webDir: z.string().optional(),
@@ -72,6 +86,10 @@ const ENV: Record<string, keyof ConfigInput> = {
   KEFU_OUTBOX_POLL_MS: 'outboxPollMs',
   KEFU_LOG_LEVEL: 'logLevel',
   KEFU_PUSH_MAX_AGE_SECONDS: 'pushMaxAgeSeconds',
+  KEFU_PUSH_MAX_WAIT_MS: 'pushMaxWaitMs',
+  KEFU_PUSH_BATCH_MAX: 'pushBatchMax',
+  KEFU_SQLITE_BUSY_MS: 'sqliteBusyMs',
+  KEFU_SQLITE_SYNC_FULL: 'sqliteSyncFull',
   KEFU_WEB_DIR: 'webDir',
   KEFU_TRUST_PROXY: 'trustProxy',
   KEFU_NODE_ID: 'nodeId',

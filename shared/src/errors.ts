@@ -45,6 +45,11 @@ export const ERROR_CODES = {
     message: 'The push is addressed to another account (ToUserName)',
   },
   WECHAT_STALE_PUSH: { status: 401, message: 'The push timestamp is outside the accepted window' },
+  PUSH_OVERLOADED: {
+    status: 503,
+    message: 'Too many pushes waiting to be stored; WeChat will retry this one',
+  },
+  DB_BUSY: { status: 503, message: 'The database stayed locked; try again' },
   INTERNAL: { status: 500, message: 'Internal error' },
 } as const;
 

@@ -1,11 +1,12 @@
 import Database from 'better-sqlite3';
-import { CamelCasePlugin, Kysely, SqliteDialect, type Transaction } from 'kysely';
+import { CamelCasePlugin, Kysely, type Transaction } from 'kysely';
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import type { Database as Schema } from './schema';
 import { runMigrations } from './migrate';
 import { OwnSchemaPostgresDialect } from './pg-introspector';
+import { KefuSqliteDialect } from './sqlite-driver';
 
 export type Dialect = 'sqlite' | 'postgres';
 export type Db = Kysely<Schema>;
@@ -55,6 +56,10 @@ export async function openDatabase(opts: {
   applicationName?: string;
   /** Told of errors on idle PostgreSQL connections (a restart, a network cut). */
   onPoolError?: (err: Error) => void;
+  /** SQLite: how long a write waits for another process's lock before DB_BUSY (default 30 s). */
+  sqliteBusyMs?: number;
+  /** SQLite: `synchronous = FULL` (fsync at every commit) instead of NORMAL. */
+  sqliteSyncFull?: boolean;
 }): Promise<DbHandle> {
   const plugins = [new CamelCasePlugin()];
   if (/^postgres(ql)?:\/\//.test(opts.url)) {
@@ -86,10 +91,12 @@ export async function openDatabase(opts: {
   }
   const file = opts.url.replace(/^sqlite:/, '') || path.join(opts.dataDir, 'kefu.db');
   const sqlite = openPrivateSqlite(file);
-  sqlite.pragma('synchronous = NORMAL');
+  // NORMAL in WAL mode: a power cut may lose the last commits, never corrupt; FULL fsyncs each
+  // commit (group commit makes that affordable: one fsync per batch of pushes).
+  sqlite.pragma(`synchronous = ${opts.sqliteSyncFull ? 'FULL' : 'NORMAL'}`);
   sqlite.pragma('foreign_keys = ON');
-  sqlite.pragma('busy_timeout = 5000');
-  const db = new Kysely<Schema>({ dialect: new SqliteDialect({ database: sqlite }), plugins });
+  const dialect = new KefuSqliteDialect(sqlite, { busyMs: opts.sqliteBusyMs ?? 30_000 });
+  const db = new Kysely<Schema>({ dialect, plugins });
   await runMigrations(db, 'sqlite');
   return { db, dialect: 'sqlite', close: () => db.destroy() };
 }
