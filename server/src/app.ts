@@ -18,6 +18,9 @@ import { createWechatAdapter } from './modules/channels/wechat/adapter';
 import { RedisTokenStore } from './modules/channels/wechat/redis-token-store';
 import { connectRedis } from './lib/redis';
 import { registerWechatPush } from './modules/channels/wechat/push-routes';
+import { ChannelCache } from './modules/channels/channel-cache';
+import { loadChannel } from './modules/channels/channel-store';
+import { IngestWriter } from './modules/conversations/ingest-writer';
 import { registerConversationRoutes } from './modules/conversations/conversation-routes';
 import { registerMessageRoutes } from './modules/messages/message-routes';
 import { MemoryBus, RedisBus, type EventBus } from './modules/realtime/bus';
@@ -91,8 +94,14 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   // In a cluster one access token per mini program is shared through Redis (single-flight
   // refresh), and so are the sign-in and reply limits (N nodes must not allow N times as many).
   const redis = config.redisUrl ? connectRedis(config.redisUrl, app.log, 'shared') : null;
-  const limited = { ...base, rateLimiter: createRateLimiter(redis, config.redisPrefix, app.log) };
+  const channels = new ChannelCache((id) => loadChannel(ctx, id));
+  const limited = {
+    ...base,
+    channels,
+    rateLimiter: createRateLimiter(redis, config.redisPrefix, app.log),
+  };
   const ctx: AppContext = { ...limited, transact: makeTransact(limited) };
+  const ingest = new IngestWriter(ctx);
   const tokenStore = redis
     ? new RedisTokenStore(redis, config.redisPrefix, config.nodeId)
     : undefined;
@@ -116,7 +125,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   );
   registerErrorHandler(app);
   registerSecurityHeaders(app);
-  registerWechatPush(app, ctx);
+  registerWechatPush(app, ctx, ingest);
   registerAgentRoutes(app, ctx);
   registerAdminRoutes(app, ctx);
   registerConversationRoutes(app, ctx);
@@ -156,6 +165,8 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   app.addHook('preClose', async () => {
     await gateway.close();
   });
+  // Pushes already taken are committed (and answered) before the database closes.
+  app.addHook('onClose', () => ingest.drain());
   app.addHook('onClose', async () => {
     await workers.stop();
     await presence.close();

@@ -4,9 +4,15 @@ import type { Config } from './config';
 import type { Db, Dialect, Tx } from './db/index';
 import type { RateLimiter } from './lib/rate-limit';
 import type { SecretBox } from './lib/secret-box';
+import type { ChannelCache } from './modules/channels/channel-cache';
 import type { ChannelAdapter } from './modules/channels/types';
 import { inTransaction, type AfterCommit } from './lib/tx';
-import { appendEvent, type Audience, type EventNotifier } from './modules/realtime/event-log';
+import {
+  appendEvents,
+  byWorkspace,
+  type Audience,
+  type EventNotifier,
+} from './modules/realtime/event-log';
 
 /** One unit of work: a transaction, post-commit hooks, and event emission bound to both. */
 export interface Unit {
@@ -34,6 +40,8 @@ export interface AppContext {
   kicks: Kicks;
   /** Channel adapters by channel kind. */
   adapters: Record<string, ChannelAdapter>;
+  /** Live channels with opened secrets, for the push path. */
+  channels: ChannelCache;
   /** Sign-in and reply limits; shared through Redis in cluster mode. */
   rateLimiter: RateLimiter;
   transact<T>(fn: (u: Unit) => Promise<T>): Promise<T>;
@@ -55,9 +63,8 @@ export function makeTransact(ctx: Omit<AppContext, 'transact'>): AppContext['tra
           pending.push({ workspaceId, audience, event });
         },
       });
-      for (const e of pending) {
-        await appendEvent(tx, after, ctx.notifier, e.workspaceId, e.audience, e.event, ctx.now());
-      }
+      for (const [workspaceId, events] of byWorkspace(pending))
+        await appendEvents(tx, after, ctx.notifier, workspaceId, events, ctx.now());
       return result;
     });
 }

@@ -170,6 +170,7 @@ export async function updateChannel(
     })
     .where('id', '=', id)
     .execute();
+  ctx.channels.invalidate(id);
   return getChannel(ctx, workspaceId, id);
 }
 
@@ -180,6 +181,7 @@ export async function deleteChannel(
 ): Promise<void> {
   await loadChannel(ctx, id, ctx.db, workspaceId);
   await ctx.db.updateTable('channels').set({ deletedAt: ctx.now() }).where('id', '=', id).execute();
+  ctx.channels.invalidate(id);
 }
 
 /** The admin's "test" button: asks the platform for a fresh token with these credentials. */

@@ -1,62 +1,72 @@
-import type { Message } from '@kefu/shared';
+import type { Conversation, Message } from '@kefu/shared';
+import type { Selectable } from 'kysely';
 import type { AppContext, Unit } from '../../context';
+import type { ConversationTable, CustomerTable, MessageTable } from '../../db/schema';
+import { LIMITS } from '@kefu/shared';
 import { newId } from '../../lib/ids';
 import { enqueueJob } from '../messages/outbox-jobs';
 import type { ChannelRecord, InboundMessage } from '../channels/types';
-import { onCustomerMessage, onEnterSession } from '../channels/wechat/reply-window';
-import { appendMessage, contextLine, type ConvRef } from './conversation-repo';
-import { loadConversation, replyWindowOf } from './views';
+import { contextLine, previewOf, type ConvRef } from './conversation-repo';
+import { run } from './inbound-sql';
+import { customerView, messageView } from './views';
 
 export interface IngestResult {
   duplicate: boolean;
   conversationId: string | null;
 }
 
-async function upsertCustomer(u: Unit, channel: ChannelRecord, openid: string, now: number) {
-  await u.tx
-    .insertInto('customers')
-    .values({
-      id: newId(),
-      workspaceId: channel.workspaceId,
-      channelId: channel.id,
-      openid,
-      unionid: null,
-      nickname: `访客 ${openid.slice(-4).toUpperCase()}`,
-      windowExpiresAt: null,
-      windowQuota: 0,
-      lastMessageAt: null,
-      createdAt: now,
-    })
-    .onConflict((oc) => oc.columns(['channelId', 'openid']).doNothing())
-    .execute();
-  return u.tx
-    .selectFrom('customers')
-    .selectAll()
-    .where('channelId', '=', channel.id)
-    .where('openid', '=', openid)
-    .executeTakeFirstOrThrow();
+type CustomerRow = Selectable<CustomerTable>;
+type ConversationRow = Selectable<ConversationTable> & { agentName: string | null };
+
+/** The customer, with the reply window this push opens, in one upsert. */
+async function upsertCustomer(
+  ctx: AppContext,
+  u: Unit,
+  channel: ChannelRecord,
+  msg: InboundMessage,
+  now: number,
+): Promise<CustomerRow> {
+  const enter = msg.type === 'enter_session';
+  const { rows } = await run<CustomerRow>(
+    u.tx,
+    ctx.dialect,
+    enter ? 'customerOnEnter' : 'customerOnMessage',
+    [
+      newId(),
+      channel.workspaceId,
+      channel.id,
+      msg.openid,
+      `访客 ${msg.openid.slice(-4).toUpperCase()}`,
+      now + (enter ? LIMITS.windowEnterMs : LIMITS.windowMessageMs),
+      enter ? LIMITS.windowEnterQuota : LIMITS.windowMessageQuota,
+      now,
+      now,
+    ],
+  );
+  return rows[0]!;
 }
 
 /** Finds the customer's open conversation, or opens one in the queue; re-queues an idle one. */
 async function openConversation(
+  ctx: AppContext,
   u: Unit,
   channel: ChannelRecord,
   customerId: string,
   now: number,
 ): Promise<{ conv: ConvRef; fresh: boolean; requeued: boolean }> {
-  const open = await u.tx
-    .selectFrom('conversations')
-    .select(['id', 'state', 'agentId'])
-    .where('customerId', '=', customerId)
-    .where('state', 'in', ['queued', 'active', 'idle'])
-    .orderBy('createdAt', 'desc')
-    .executeTakeFirst();
   const ref = (id: string): ConvRef => ({
     id,
     workspaceId: channel.workspaceId,
     channelId: channel.id,
     customerId,
   });
+  const { rows } = await run<{ id: string; state: string; agentId: string | null }>(
+    u.tx,
+    ctx.dialect,
+    'openConversation',
+    [customerId],
+  );
+  const open = rows[0];
   if (open?.state === 'idle') {
     // Back to the queue, but the agent who had it is preferred (sticky) when auto-assigning.
     await u.tx
@@ -73,36 +83,119 @@ async function openConversation(
     return { conv: ref(open.id), fresh: false, requeued: true };
   }
   if (open) return { conv: ref(open.id), fresh: false, requeued: false };
-  const previous = await u.tx
-    .selectFrom('conversations')
-    .select('agentId')
-    .where('customerId', '=', customerId)
-    .orderBy('createdAt', 'desc')
-    .executeTakeFirst();
+  const previous = await run<{ agentId: string | null }>(u.tx, ctx.dialect, 'previousAgent', [
+    customerId,
+  ]);
   const id = newId();
-  await u.tx
-    .insertInto('conversations')
-    .values({
-      id,
-      workspaceId: channel.workspaceId,
-      channelId: channel.id,
-      customerId,
-      state: 'queued',
-      agentId: null,
-      preferredAgentId: previous?.agentId ?? null,
-      sessionFrom: null,
-      nextSeq: 1,
-      queuedAt: now,
-      acceptedAt: null,
-      lastMessageAt: now,
-      lastCustomerMessageAt: null,
-      lastPreview: '',
-      closedAt: null,
-      createdAt: now,
-      updatedAt: now,
-    })
-    .execute();
+  await run(u.tx, ctx.dialect, 'insertConversation', [
+    id,
+    channel.workspaceId,
+    channel.id,
+    customerId,
+    previous.rows[0]?.agentId ?? null,
+    now,
+    now,
+    now,
+    now,
+  ]);
   return { conv: ref(id), fresh: true, requeued: false };
+}
+
+/** The conversation as events carry it, from rows the transaction already holds. */
+function conversationOf(c: ConversationRow, customer: CustomerRow, now: number): Conversation {
+  return {
+    id: c.id,
+    channelId: c.channelId,
+    customer: customerView(customer, now),
+    state: c.state,
+    agentId: c.agentId,
+    agentName: c.agentName,
+    preferredAgentId: c.preferredAgentId,
+    sessionFrom: c.sessionFrom,
+    queuedAt: c.queuedAt,
+    acceptedAt: c.acceptedAt,
+    lastMessageAt: c.lastMessageAt,
+    lastCustomerMessageAt: c.lastCustomerMessageAt,
+    lastPreview: c.lastPreview,
+    closedAt: c.closedAt,
+    createdAt: c.createdAt,
+  };
+}
+
+/** Appends the push's message (or the entry's context line) and emits message.created. */
+async function appendInbound(
+  ctx: AppContext,
+  u: Unit,
+  conv: ConvRef,
+  msg: InboundMessage,
+  now: number,
+): Promise<{ conversation: ConversationRow; message: Message; mediaToFetch: boolean }> {
+  const enter = msg.type === 'enter_session';
+  const { kind, body } = enter
+    ? {
+        kind: 'event' as const,
+        body: { event: 'entered', params: { sessionFrom: msg.sessionFrom ?? '' } },
+      }
+    : bodyOf(msg);
+  const touched = enter
+    ? await run<ConversationRow>(u.tx, ctx.dialect, 'touchForEnter', [
+        msg.sessionFrom ?? '',
+        now,
+        conv.id,
+      ])
+    : await run<ConversationRow>(u.tx, ctx.dialect, 'touchForMessage', [
+        now,
+        previewOf(kind, body),
+        now,
+        now,
+        conv.id,
+      ]);
+  const conversation = touched.rows[0]!;
+  const row: Selectable<MessageTable> = {
+    id: newId(),
+    workspaceId: conv.workspaceId,
+    channelId: conv.channelId,
+    conversationId: conv.id,
+    customerId: conv.customerId,
+    seq: Number(conversation.nextSeq) - 1,
+    direction: enter ? 'internal' : 'in',
+    sender: enter ? 'system' : 'customer',
+    agentId: null,
+    kind,
+    body: JSON.stringify(body),
+    mediaId: null,
+    platformMsgId: enter ? null : msg.platformMsgId,
+    clientId: null,
+    delivery: null,
+    errorCode: null,
+    errorReason: null,
+    createdAt: now,
+    sentAt: null,
+  };
+  await run(u.tx, ctx.dialect, 'insertMessage', [
+    row.id,
+    row.workspaceId,
+    row.channelId,
+    row.conversationId,
+    row.customerId,
+    row.seq,
+    row.direction,
+    row.sender,
+    row.kind,
+    row.body,
+    row.platformMsgId,
+    row.createdAt,
+  ]);
+  const message = messageView(row);
+  await u.emit(
+    conv.workspaceId,
+    { channelId: conv.channelId },
+    {
+      name: 'message.created',
+      data: { message },
+    },
+  );
+  return { conversation, message, mediaToFetch: Boolean(body.params?.platformMediaId) };
 }
 
 function bodyOf(msg: InboundMessage): { kind: Message['kind']; body: Message['body'] } {
@@ -136,79 +229,48 @@ function bodyOf(msg: InboundMessage): { kind: Message['kind']; body: Message['bo
 }
 
 /**
- * Commits one pushed message: dedupe, customer, reply window, conversation, message, and a job to
- * re-host its media, all in one transaction. Only after this returns may the push be answered.
+ * Stores one pushed message inside the caller's transaction: dedupe, customer and reply window,
+ * conversation, message, and a job to re-host its media. Common case: five statements.
+ * The push may be answered only after the transaction commits (see ingest-writer.ts).
  */
-export async function ingestInbound(
+export async function ingestInTransaction(
   ctx: AppContext,
+  u: Unit,
   channel: ChannelRecord,
   msg: InboundMessage,
+  now: number,
 ): Promise<IngestResult> {
-  const result = await ctx.transact(async (u): Promise<IngestResult> => {
-    const now = ctx.now();
-    const key = await u.tx
-      .insertInto('inboundKeys')
-      .values({ channelId: channel.id, dedupeKey: msg.dedupeKey, createdAt: now })
-      .onConflict((oc) => oc.columns(['channelId', 'dedupeKey']).doNothing())
-      .executeTakeFirst();
-    if (Number(key.numInsertedOrUpdatedRows ?? 0) === 0)
-      return { duplicate: true, conversationId: null };
-    if (msg.type === 'unsupported') return { duplicate: false, conversationId: null };
+  const key = await run(u.tx, ctx.dialect, 'dedupe', [channel.id, msg.dedupeKey, now]);
+  if (key.affected === 0) return { duplicate: true, conversationId: null };
+  if (msg.type === 'unsupported') return { duplicate: false, conversationId: null };
 
-    const customer = await upsertCustomer(u, channel, msg.openid, now);
-    const current = replyWindowOf(customer);
-    const window =
-      msg.type === 'enter_session' ? onEnterSession(current, now) : onCustomerMessage(current, now);
-    await u.tx
-      .updateTable('customers')
-      .set({ windowExpiresAt: window.expiresAt, windowQuota: window.quotaLeft, lastMessageAt: now })
-      .where('id', '=', customer.id)
-      .execute();
-
-    const { conv, fresh, requeued } = await openConversation(u, channel, customer.id, now);
-    if (requeued) await contextLine(u, conv, 'requeued', {}, now);
-    if (msg.type === 'enter_session') {
-      await u.tx
-        .updateTable('conversations')
-        .set({ sessionFrom: msg.sessionFrom ?? '', updatedAt: now })
-        .where('id', '=', conv.id)
-        .execute();
-      await contextLine(u, conv, 'entered', { sessionFrom: msg.sessionFrom ?? '' }, now);
-    } else {
-      const { kind, body } = bodyOf(msg);
-      const message = await appendMessage(
-        u,
-        conv,
-        {
-          direction: 'in',
-          sender: 'customer',
-          kind,
-          body: JSON.stringify(body),
-          platformMsgId: msg.platformMsgId,
-          createdAt: now,
-        },
-        now,
-      );
-      if (body.params?.platformMediaId) {
-        await enqueueJob(
-          u,
-          {
-            workspaceId: channel.workspaceId,
-            messageId: message.id,
-            channelId: channel.id,
-            job: 'fetch_media',
-            customerId: null,
-          },
-          now,
-        );
-        u.after(() => ctx.kicks.outbox());
-      }
-    }
-    const conversation = await loadConversation(u.tx, channel.workspaceId, conv.id, now);
-    const name = fresh || requeued ? 'conversation.queued' : 'conversation.updated';
-    await u.emit(channel.workspaceId, { channelId: channel.id }, { name, data: { conversation } });
-    if (fresh || requeued) u.after(() => ctx.kicks.assignment(channel.workspaceId, channel.id));
-    return { duplicate: false, conversationId: conv.id };
-  });
-  return result;
+  const customer = await upsertCustomer(ctx, u, channel, msg, now);
+  const { conv, fresh, requeued } = await openConversation(ctx, u, channel, customer.id, now);
+  if (requeued) await contextLine(u, conv, 'requeued', {}, now);
+  const { conversation, message, mediaToFetch } = await appendInbound(ctx, u, conv, msg, now);
+  if (mediaToFetch) {
+    await enqueueJob(
+      u,
+      {
+        workspaceId: channel.workspaceId,
+        messageId: message.id,
+        channelId: channel.id,
+        job: 'fetch_media',
+        customerId: null,
+      },
+      now,
+    );
+    u.after(() => ctx.kicks.outbox());
+  }
+  const name = fresh || requeued ? 'conversation.queued' : 'conversation.updated';
+  await u.emit(
+    channel.workspaceId,
+    { channelId: channel.id },
+    {
+      name,
+      data: { conversation: conversationOf(conversation, customer, now) },
+    },
+  );
+  if (fresh || requeued) u.after(() => ctx.kicks.assignment(channel.workspaceId, channel.id));
+  return { duplicate: false, conversationId: conv.id };
 }

@@ -36,14 +36,59 @@ export interface EventNotifier {
   revoke(notice: RevokeNotice): void;
 }
 
+/** One event to append, with who may see it. */
+export interface PendingEvent {
+  audience: Audience;
+  event: RealtimeEvent;
+}
+
 /**
- * Appends an event to the workspace stream inside the caller's transaction.
+ * Appends events to a workspace's stream inside the caller's transaction, taking their
+ * sequences with one increment of `workspaces.event_seq` (not one per event).
  *
- * The sequence comes from `workspaces.event_seq`, incremented in the same transaction: the row
- * lock serializes event-producing transactions per workspace, so sequence order equals commit
- * order and a reader that sees seq N can never later find a smaller seq appear.
+ * The row lock that increment takes serializes event-producing transactions per workspace, so
+ * sequence order equals commit order and a reader that sees seq N can never later find a
+ * smaller seq appear. Callers take it last (see makeTransact) and, for several workspaces, in
+ * id order, so two transactions never wait for each other's locks.
  */
-export async function appendEvent(
+export async function appendEvents(
+  tx: Tx,
+  after: AfterCommit,
+  notifier: EventNotifier,
+  workspaceId: string,
+  events: PendingEvent[],
+  now: number,
+): Promise<number> {
+  if (events.length === 0) return 0;
+  const row = await tx
+    .updateTable('workspaces')
+    .set((eb) => ({ eventSeq: eb('eventSeq', '+', events.length) }))
+    .where('id', '=', workspaceId)
+    .returning('eventSeq')
+    .executeTakeFirstOrThrow();
+  const last = Number(row.eventSeq);
+  const first = last - events.length + 1;
+  const rows = events.map((e, i) => ({
+    workspaceId,
+    seq: first + i,
+    channelId: e.audience.channelId ?? null,
+    agentId: e.audience.agentId ?? null,
+    name: e.event.name,
+    payload: JSON.stringify(e.event.data),
+    createdAt: now,
+  }));
+  // Bound the statement's parameters (7 per row) well under either database's limit.
+  for (let i = 0; i < rows.length; i += 500)
+    await tx
+      .insertInto('events')
+      .values(rows.slice(i, i + 500))
+      .execute();
+  after(() => notifier.notify(workspaceId));
+  return last;
+}
+
+/** Appends one event; see appendEvents. */
+export function appendEvent(
   tx: Tx,
   after: AfterCommit,
   notifier: EventNotifier,
@@ -52,27 +97,20 @@ export async function appendEvent(
   event: RealtimeEvent,
   now: number,
 ): Promise<number> {
-  const row = await tx
-    .updateTable('workspaces')
-    .set((eb) => ({ eventSeq: eb('eventSeq', '+', 1) }))
-    .where('id', '=', workspaceId)
-    .returning('eventSeq')
-    .executeTakeFirstOrThrow();
-  const seq = Number(row.eventSeq);
-  await tx
-    .insertInto('events')
-    .values({
-      workspaceId,
-      seq,
-      channelId: audience.channelId ?? null,
-      agentId: audience.agentId ?? null,
-      name: event.name,
-      payload: JSON.stringify(event.data),
-      createdAt: now,
-    })
-    .execute();
-  after(() => notifier.notify(workspaceId));
-  return seq;
+  return appendEvents(tx, after, notifier, workspaceId, [{ audience, event }], now);
+}
+
+/** Groups events by workspace, in first-seen order within each and workspaces by id. */
+export function byWorkspace<T extends PendingEvent & { workspaceId: string }>(
+  events: T[],
+): [string, T[]][] {
+  const groups = new Map<string, T[]>();
+  for (const e of events) {
+    const list = groups.get(e.workspaceId);
+    if (list) list.push(e);
+    else groups.set(e.workspaceId, [e]);
+  }
+  return [...groups].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
 }
 
 /** Events after `afterSeq`, oldest first. */

@@ -1,8 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { AppContext } from '../../../context';
 import { AppError } from '../../../errors';
-import { ingestInbound } from '../../conversations/inbound-service';
-import { loadChannel } from '../channel-store';
+import type { IngestWriter } from '../../conversations/ingest-writer';
 import { parsePush } from './inbound';
 
 /**
@@ -10,7 +9,11 @@ import { parsePush } from './inbound';
  * console). GET answers the URL check; POST verifies, decrypts, parses and commits the message,
  * and only then answers `success`. Bad signatures get 401 and change nothing.
  */
-export function registerWechatPush(app: FastifyInstance, ctx: AppContext): void {
+export function registerWechatPush(
+  app: FastifyInstance,
+  ctx: AppContext,
+  ingest: IngestWriter,
+): void {
   void app.register(async (scope) => {
     // Signatures cover the exact bytes, so the body must reach us untouched, whatever its type.
     scope.removeAllContentTypeParsers();
@@ -25,9 +28,14 @@ export function registerWechatPush(app: FastifyInstance, ctx: AppContext): void 
       channelId: string,
       query: Record<string, string | undefined>,
       rawBody: string,
+      signal?: AbortSignal,
     ) => {
+      // Overloaded: refuse before spending any CPU on it; WeChat sends it again.
+      const expected = ingest.expectedWaitMs();
+      if (method === 'POST' && expected > ctx.config.pushMaxWaitMs)
+        throw new AppError('PUSH_OVERLOADED', undefined, { expectedWaitMs: Math.round(expected) });
       // Unknown channel → 404; a database or key failure stays a 500 (logged), never a false 404.
-      const channel = await loadChannel(ctx, channelId);
+      const channel = await ctx.channels.get(channelId);
       const result = parsePush({
         method,
         query,
@@ -50,7 +58,7 @@ export function registerWechatPush(app: FastifyInstance, ctx: AppContext): void 
           : {}),
       });
       if (result.kind === 'verify') return result.echostr;
-      const ingested = await ingestInbound(ctx, channel, result.message);
+      const ingested = await ingest.submit(channel, result.message, signal);
       ctx.log.debug(
         { channelId, type: result.message.type, duplicate: ingested.duplicate },
         'push committed',
@@ -70,7 +78,12 @@ export function registerWechatPush(app: FastifyInstance, ctx: AppContext): void 
       async (req, reply) => {
         const raw = typeof req.body === 'string' ? req.body : '';
         if (!raw) throw new AppError('WECHAT_BAD_PAYLOAD', 'Empty push body');
-        const body = await handle('POST', req.params.channelId, req.query, raw);
+        // A client that hangs up (WeChat at 5 s) takes its push out of the queue uncommitted.
+        const gone = new AbortController();
+        reply.raw.once('close', () => {
+          if (!reply.raw.writableFinished) gone.abort();
+        });
+        const body = await handle('POST', req.params.channelId, req.query, raw, gone.signal);
         return reply.type('text/plain').send(body);
       },
     );

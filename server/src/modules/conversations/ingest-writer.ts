@@ -1,0 +1,222 @@
+/**
+ * Group commit for pushes, with admission control.
+ *
+ * One writer per process takes the pushes that arrived while it was busy and stores them in ONE
+ * transaction (events appended with one sequence bump per workspace), then acknowledges them
+ * all: `success` still means committed, but a commit (and, with synchronous=FULL, an fsync) is
+ * paid per batch instead of per push.
+ *
+ * Overload is refused fast instead of held: WeChat gives up on a push after 5 s and sends it
+ * again, so a push that would wait longer than `pushMaxWaitMs` gets 503 at once, a queued one
+ * still waiting at that age is dropped with 503, and none is committed after that point (the
+ * check runs when the writer takes it, inside the transaction that commits it milliseconds
+ * later). What WeChat retries lands once: the dedupe key decides.
+ */
+import type { RealtimeEvent } from '@kefu/shared';
+import type { AppContext, Unit } from '../../context';
+import { AppError } from '../../errors';
+import type { AfterCommit } from '../../lib/tx';
+import type { ChannelRecord, InboundMessage } from '../channels/types';
+import { appendEvents, byWorkspace, type Audience } from '../realtime/event-log';
+import { ingestInTransaction, type IngestResult } from './inbound-service';
+
+/** Longest the writer works on one batch before letting the event loop run (SQLite is sync). */
+const SLICE_MS = 20;
+
+interface Pending {
+  channel: ChannelRecord;
+  msg: InboundMessage;
+  deadline: number;
+  signal: AbortSignal | undefined;
+  state: 'queued' | 'taken' | 'done';
+  timer: NodeJS.Timeout;
+  resolve(result: IngestResult): void;
+  reject(err: unknown): void;
+}
+
+type Emitted = { workspaceId: string; audience: Audience; event: RealtimeEvent };
+
+function overloaded(details: Record<string, unknown>): AppError {
+  return new AppError('PUSH_OVERLOADED', undefined, details);
+}
+
+/** Orders a batch by customer (stable): row locks are then taken in one global order. */
+function byCustomer(a: Pending, b: Pending): number {
+  const ka = `${a.channel.id}\u0000${a.msg.openid}`;
+  const kb = `${b.channel.id}\u0000${b.msg.openid}`;
+  return ka < kb ? -1 : ka > kb ? 1 : 0;
+}
+
+export class IngestWriter {
+  readonly #ctx: AppContext;
+  readonly #queue: Pending[] = [];
+  #running = false;
+  #batchStartedAt: number | null = null;
+  /** Moving average of the writer's time per push (ms), for the expected wait. */
+  #perPushMs = 1;
+  #idle: (() => void) | null = null;
+
+  constructor(ctx: AppContext) {
+    this.#ctx = ctx;
+  }
+
+  /** How long a push arriving now would wait before its commit, as far as the writer can tell. */
+  expectedWaitMs(): number {
+    const stalled = this.#batchStartedAt === null ? 0 : performance.now() - this.#batchStartedAt;
+    return this.#queue.length * this.#perPushMs + stalled;
+  }
+
+  /**
+   * Stores a push and resolves once it is committed; rejects with PUSH_OVERLOADED (503) when it
+   * cannot be committed within `pushMaxWaitMs`, or when its client went away first.
+   */
+  submit(channel: ChannelRecord, msg: InboundMessage, signal?: AbortSignal): Promise<IngestResult> {
+    const maxWait = this.#ctx.config.pushMaxWaitMs;
+    const expected = this.expectedWaitMs();
+    if (expected > maxWait) {
+      return Promise.reject(overloaded({ expectedWaitMs: Math.round(expected) }));
+    }
+    return new Promise<IngestResult>((resolve, reject) => {
+      const item: Pending = {
+        channel,
+        msg,
+        deadline: performance.now() + maxWait,
+        signal,
+        state: 'queued',
+        resolve,
+        reject,
+        timer: setTimeout(() => this.#drop(item, { waitedMs: maxWait }), maxWait),
+      };
+      signal?.addEventListener('abort', () => this.#drop(item, { reason: 'client gone' }), {
+        once: true,
+      });
+      this.#queue.push(item);
+      this.#kick();
+    });
+  }
+
+  /** Resolves when nothing is queued or being written (shutdown). */
+  async drain(): Promise<void> {
+    if (!this.#running && this.#queue.length === 0) return;
+    await new Promise<void>((resolve) => (this.#idle = resolve));
+  }
+
+  #drop(item: Pending, details: Record<string, unknown>): void {
+    if (item.state !== 'queued') return;
+    const at = this.#queue.indexOf(item);
+    if (at >= 0) this.#queue.splice(at, 1);
+    this.#settle(item, () => item.reject(overloaded(details)));
+  }
+
+  #settle(item: Pending, fn: () => void): void {
+    item.state = 'done';
+    clearTimeout(item.timer);
+    fn();
+  }
+
+  #kick(): void {
+    if (this.#running) return;
+    this.#running = true;
+    // One turn of the loop lets the pushes arriving together join the first batch.
+    setImmediate(() => void this.#loop());
+  }
+
+  async #loop(): Promise<void> {
+    try {
+      while (this.#queue.length > 0) {
+        const batch = this.#queue.splice(0, this.#ctx.config.pushBatchMax);
+        for (const item of batch) item.state = 'taken';
+        const started = performance.now();
+        this.#batchStartedAt = started;
+        const done = await this.#commit(batch.sort(byCustomer), started);
+        this.#batchStartedAt = null;
+        if (done > 0) {
+          const perPush = (performance.now() - started) / done;
+          this.#perPushMs = 0.8 * this.#perPushMs + 0.2 * perPush;
+        }
+        // Let sockets, timers and other requests in between batches.
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    } finally {
+      this.#running = false;
+      this.#batchStartedAt = null;
+      this.#idle?.();
+      this.#idle = null;
+      if (this.#queue.length > 0) this.#kick();
+    }
+  }
+
+  /**
+   * Commits a batch; returns how many pushes it handled. If the batch fails as a whole (one
+   * push's error, a lost connection, a deadlock), each push is retried alone so one bad push
+   * cannot fail the others.
+   */
+  async #commit(batch: Pending[], started: number): Promise<number> {
+    try {
+      const outcomes = await this.#transaction(batch, started);
+      return outcomes;
+    } catch (err) {
+      if (batch.length === 1) {
+        const [only] = batch;
+        if (only && only.state === 'taken') this.#settle(only, () => only.reject(err));
+        return 1;
+      }
+      let n = 0;
+      for (const item of batch) {
+        if (item.state !== 'taken') continue;
+        n += await this.#commit([item], performance.now());
+      }
+      return n;
+    }
+  }
+
+  async #transaction(batch: Pending[], started: number): Promise<number> {
+    const ctx = this.#ctx;
+    const hooks: (() => void | Promise<void>)[] = [];
+    const results = new Map<Pending, IngestResult>();
+    const after: AfterCommit = (fn) => hooks.push(fn);
+    const later: Pending[] = [];
+    await ctx.db.transaction().execute(async (tx) => {
+      const emitted: Emitted[] = [];
+      const u: Unit = {
+        tx,
+        after,
+        emit: async (workspaceId, audience, event) => {
+          emitted.push({ workspaceId, audience, event });
+        },
+      };
+      for (const item of batch) {
+        if (item.state !== 'taken') continue;
+        if (performance.now() - started > SLICE_MS && results.size > 0) {
+          later.push(item);
+          continue;
+        }
+        if (item.signal?.aborted || performance.now() > item.deadline) continue;
+        results.set(item, await ingestInTransaction(ctx, u, item.channel, item.msg, ctx.now()));
+      }
+      for (const [workspaceId, events] of byWorkspace(emitted))
+        await appendEvents(tx, after, ctx.notifier, workspaceId, events, ctx.now());
+    });
+    // Committed: acknowledge, then announce.
+    for (const item of batch) {
+      if (item.state !== 'taken' || later.includes(item)) continue;
+      const result = results.get(item);
+      if (result) this.#settle(item, () => item.resolve(result));
+      else this.#settle(item, () => item.reject(overloaded({ reason: 'expired before commit' })));
+    }
+    // Pushes the time slice left out go first in the next batch, still within their deadline.
+    for (const item of later.reverse()) {
+      item.state = 'queued';
+      if (performance.now() > item.deadline) this.#drop(item, { reason: 'expired' });
+      else this.#queue.unshift(item);
+    }
+    for (const hook of hooks) {
+      try {
+        await hook();
+      } catch (err) {
+        ctx.log.error({ err }, 'after-commit hook failed');
+      }
+    }
+    return batch.length - later.length;
+  }
+}
