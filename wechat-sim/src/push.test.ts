@@ -176,6 +176,19 @@ describe('delivery semantics (§1.7)', () => {
     expect(receiver.received).toHaveLength(3);
   });
 
+  it('tries again after a server error, as a receiver refusing under load expects', async () => {
+    let calls = 0;
+    const { sim, receiver, app } = await setup({}, () =>
+      ++calls === 1 ? { status: 503, body: 'busy' } : { status: 200, body: 'success' },
+    );
+    expect(await sim.sendText(app.appId, 'oR', 'x')).toMatchObject({
+      status: 200,
+      attempts: 2,
+      acknowledged: true,
+    });
+    expect(receiver.received).toHaveLength(2);
+  });
+
   it('reports HTTP errors and other bodies without retrying', async () => {
     const { sim, receiver, app } = await setup({}, () => ({ status: 401, body: 'bad signature' }));
     expect(await sim.sendText(app.appId, 'oR', 'x')).toMatchObject({

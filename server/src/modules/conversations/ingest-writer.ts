@@ -28,7 +28,12 @@ interface Pending {
   msg: InboundMessage;
   deadline: number;
   signal: AbortSignal | undefined;
-  state: 'queued' | 'taken' | 'done';
+  /**
+   * queued → taken (in a batch, not yet written) → writing (its rows are in the open
+   * transaction) → done. Up to `taken` a deadline or a hang-up drops it; once writing, only the
+   * transaction's outcome settles it.
+   */
+  state: 'queued' | 'taken' | 'writing' | 'done';
   timer: NodeJS.Timeout;
   resolve(result: IngestResult): void;
   reject(err: unknown): void;
@@ -102,7 +107,7 @@ export class IngestWriter {
   }
 
   #drop(item: Pending, details: Record<string, unknown>): void {
-    if (item.state !== 'queued') return;
+    if (item.state !== 'queued' && item.state !== 'taken') return;
     const at = this.#queue.indexOf(item);
     if (at >= 0) this.#queue.splice(at, 1);
     this.#settle(item, () => item.reject(overloaded(details)));
@@ -128,7 +133,7 @@ export class IngestWriter {
         for (const item of batch) item.state = 'taken';
         const started = performance.now();
         this.#batchStartedAt = started;
-        const done = await this.#commit(batch.sort(byCustomer), started);
+        const done = await this.#commit(batch.sort(byCustomer));
         this.#batchStartedAt = null;
         if (done > 0) {
           const perPush = (performance.now() - started) / done;
@@ -151,11 +156,12 @@ export class IngestWriter {
    * push's error, a lost connection, a deadlock), each push is retried alone so one bad push
    * cannot fail the others.
    */
-  async #commit(batch: Pending[], started: number): Promise<number> {
+  async #commit(batch: Pending[]): Promise<number> {
     try {
-      const outcomes = await this.#transaction(batch, started);
-      return outcomes;
+      return await this.#transaction(batch);
     } catch (err) {
+      // Rolled back: nothing of it was stored.
+      for (const item of batch) if (item.state === 'writing') item.state = 'taken';
       if (batch.length === 1) {
         const [only] = batch;
         if (only && only.state === 'taken') this.#settle(only, () => only.reject(err));
@@ -164,19 +170,20 @@ export class IngestWriter {
       let n = 0;
       for (const item of batch) {
         if (item.state !== 'taken') continue;
-        n += await this.#commit([item], performance.now());
+        n += await this.#commit([item]);
       }
       return n;
     }
   }
 
-  async #transaction(batch: Pending[], started: number): Promise<number> {
+  async #transaction(batch: Pending[]): Promise<number> {
     const ctx = this.#ctx;
     const hooks: (() => void | Promise<void>)[] = [];
     const results = new Map<Pending, IngestResult>();
     const after: AfterCommit = (fn) => hooks.push(fn);
     const later: Pending[] = [];
     await ctx.db.transaction().execute(async (tx) => {
+      const sliceStart = performance.now();
       const emitted: Emitted[] = [];
       const u: Unit = {
         tx,
@@ -187,25 +194,25 @@ export class IngestWriter {
       };
       for (const item of batch) {
         if (item.state !== 'taken') continue;
-        if (performance.now() - started > SLICE_MS && results.size > 0) {
+        if (performance.now() - sliceStart > SLICE_MS && results.size > 0) {
           later.push(item);
           continue;
         }
-        if (item.signal?.aborted || performance.now() > item.deadline) continue;
+        if (item.signal?.aborted || performance.now() > item.deadline) {
+          this.#drop(item, { reason: 'expired before commit' });
+          continue;
+        }
+        item.state = 'writing';
         results.set(item, await ingestInTransaction(ctx, u, item.channel, item.msg, ctx.now()));
       }
       for (const [workspaceId, events] of byWorkspace(emitted))
         await appendEvents(tx, after, ctx.notifier, workspaceId, events, ctx.now());
     });
     // Committed: acknowledge, then announce.
-    for (const item of batch) {
-      if (item.state !== 'taken' || later.includes(item)) continue;
-      const result = results.get(item);
-      if (result) this.#settle(item, () => item.resolve(result));
-      else this.#settle(item, () => item.reject(overloaded({ reason: 'expired before commit' })));
-    }
+    for (const [item, result] of results) this.#settle(item, () => item.resolve(result));
     // Pushes the time slice left out go first in the next batch, still within their deadline.
     for (const item of later.reverse()) {
+      if (item.state !== 'taken') continue;
       item.state = 'queued';
       if (performance.now() > item.deadline) this.#drop(item, { reason: 'expired' });
       else this.#queue.unshift(item);
