@@ -43,6 +43,8 @@ const schema = z.object({
    * 503, and one that waited this long is dropped uncommitted: WeChat gives up at 5 s and retries.
    */
   pushMaxWaitMs: z.coerce.number().int().min(100).default(3000),
+  /** PostgreSQL: push writers running side by side (SQLite always has one). */
+  pushWriters: z.coerce.number().int().min(1).max(32).default(4),
   /** Pushes committed together in one transaction, at most. */
   pushBatchMax: z.coerce.number().int().min(1).max(1000).default(64),
   /** SQLite: how long a write waits for another process's lock before giving up (ms). */
@@ -88,6 +90,7 @@ const ENV: Record<string, keyof ConfigInput> = {
   KEFU_PUSH_MAX_AGE_SECONDS: 'pushMaxAgeSeconds',
   KEFU_PUSH_MAX_WAIT_MS: 'pushMaxWaitMs',
   KEFU_PUSH_BATCH_MAX: 'pushBatchMax',
+  KEFU_PUSH_WRITERS: 'pushWriters',
   KEFU_SQLITE_BUSY_MS: 'sqliteBusyMs',
   KEFU_SQLITE_SYNC_FULL: 'sqliteSyncFull',
   KEFU_WEB_DIR: 'webDir',

@@ -52,7 +52,8 @@ function byCustomer(a: Pending, b: Pending): number {
   return ka < kb ? -1 : ka > kb ? 1 : 0;
 }
 
-export class IngestWriter {
+/** One writer: its pushes commit one batch at a time, in arrival order per customer. */
+class Lane {
   readonly #ctx: AppContext;
   readonly #queue: Pending[] = [];
   #running = false;
@@ -225,5 +226,38 @@ export class IngestWriter {
       }
     }
     return batch.length - later.length;
+  }
+}
+
+/**
+ * The process's writers. SQLite has one (it has one write lock anyway). On PostgreSQL each
+ * statement is a round trip, so one writer would be bound by latency: `pushWriters` lanes run
+ * side by side, a customer always in the same lane (their pushes stay in order, and two lanes
+ * never lock the same customer's rows; the workspace's sequence row is taken last, briefly).
+ */
+export class IngestWriter {
+  readonly #lanes: Lane[];
+
+  constructor(ctx: AppContext) {
+    const n = ctx.dialect === 'sqlite' ? 1 : ctx.config.pushWriters;
+    this.#lanes = Array.from({ length: n }, () => new Lane(ctx));
+  }
+
+  /** The shortest expected wait of any lane: the early refusal, before the push is read. */
+  expectedWaitMs(): number {
+    return Math.min(...this.#lanes.map((l) => l.expectedWaitMs()));
+  }
+
+  /** Stores a push in its customer's lane; see Lane.submit. */
+  submit(channel: ChannelRecord, msg: InboundMessage, signal?: AbortSignal): Promise<IngestResult> {
+    const key = `${channel.id}\u0000${msg.openid}`;
+    let h = 0;
+    for (let i = 0; i < key.length; i++) h = (h * 31 + key.charCodeAt(i)) | 0;
+    return this.#lanes[Math.abs(h) % this.#lanes.length]!.submit(channel, msg, signal);
+  }
+
+  /** Resolves when every lane is idle (shutdown). */
+  async drain(): Promise<void> {
+    await Promise.all(this.#lanes.map((l) => l.drain()));
   }
 }
