@@ -39,7 +39,11 @@ function holdLock(file: string): Promise<{ child: ChildProcess; release: () => P
 describe('SQLite locked by another process for 15 s', () => {
   let s: Stack;
   beforeAll(async () => {
-    s = await startStack('sqlite', { mode: 'plaintext', format: 'xml' });
+    s = await startStack('sqlite', {
+      mode: 'plaintext',
+      format: 'xml',
+      config: { pushMaxWaitMs: 3000 },
+    });
   });
   afterAll(async () => {
     await s?.close();
