@@ -1,7 +1,6 @@
-import { sql } from 'kysely';
 import type { AppContext, Unit } from '../../context';
-import { loadConversation } from './views';
-import { contextLine } from './conversation-repo';
+import { agentName, tryTransition } from './lifecycle';
+import { conversationStorage } from './storage';
 
 export interface Candidate {
   agentId: string;
@@ -64,8 +63,10 @@ export async function loadCandidates(u: Unit, channelId: string): Promise<Candid
 
 /**
  * Drains a channel's queue oldest-first while an auto-accepting agent has room. Serialized per
- * channel: a PostgreSQL advisory lock (SQLite has one writer anyway), so two nodes never hand the
- * same conversation out twice or overfill an agent.
+ * channel (storage.ts: an advisory lock on PostgreSQL; SQLite has one writer anyway), so two
+ * nodes never hand the same conversation out twice or overfill an agent. The claim itself is the
+ * lifecycle's, the same conditional update a manual accept makes: when an agent accepts by hand
+ * first, this one is lost and the loop looks again.
  */
 export async function drainQueue(
   ctx: AppContext,
@@ -75,12 +76,18 @@ export async function drainQueue(
   let assigned = 0;
   for (;;) {
     const done = await ctx.transact(async (u) => {
-      if (ctx.dialect === 'postgres') {
-        await sql`select pg_advisory_xact_lock(hashtext(${'assign:' + channelId}))`.execute(u.tx);
-      }
+      await conversationStorage(ctx.dialect).lockAssignment(u.tx, channelId);
       const next = await u.tx
         .selectFrom('conversations')
-        .select(['id', 'preferredAgentId', 'customerId'])
+        .select([
+          'id',
+          'workspaceId',
+          'channelId',
+          'customerId',
+          'state',
+          'agentId',
+          'preferredAgentId',
+        ])
         .where('workspaceId', '=', workspaceId)
         .where('channelId', '=', channelId)
         .where('state', '=', 'queued')
@@ -91,39 +98,13 @@ export async function drainQueue(
       if (!next) return true;
       const agentId = chooseAgent(await loadCandidates(u, channelId), next.preferredAgentId);
       if (!agentId) return true;
-      const now = ctx.now();
-      const res = await u.tx
-        .updateTable('conversations')
-        .set({
-          state: 'active',
-          agentId,
-          preferredAgentId: agentId,
-          acceptedAt: now,
-          updatedAt: now,
-        })
-        .where('id', '=', next.id)
-        .where('state', '=', 'queued')
-        .executeTakeFirst();
-      if (Number(res.numUpdatedRows) !== 1) return false;
-      await u.tx
-        .updateTable('agents')
-        .set({ lastAssignedAt: now })
-        .where('id', '=', agentId)
-        .execute();
-      const agent = await u.tx
-        .selectFrom('agents')
-        .select('displayName')
-        .where('id', '=', agentId)
-        .executeTakeFirstOrThrow();
-      const ref = { id: next.id, workspaceId, channelId, customerId: next.customerId };
-      await contextLine(u, ref, 'assigned', { agentId, agentName: agent.displayName }, now);
-      const conversation = await loadConversation(u.tx, workspaceId, next.id, now);
-      await u.emit(
-        workspaceId,
-        { channelId },
-        { name: 'conversation.assigned', data: { conversation } },
-      );
-      assigned++;
+      const claimed = await tryTransition(ctx, u, {
+        action: 'auto_assign',
+        conv: next,
+        now: ctx.now(),
+        to: { agentId, agentName: await agentName(u, agentId) },
+      });
+      if (claimed) assigned++;
       return false;
     });
     if (done) return assigned;

@@ -2,29 +2,29 @@ import type { Conversation } from '@kefu/shared';
 import type { AppContext, Unit } from '../../context';
 import { AppError } from '../../errors';
 import { type Caller, isSupervising } from '../agents/auth';
-import { contextLine } from './conversation-repo';
+import { agentName, refusal, transition, tryTransition, type ConvRow } from './lifecycle';
+import { conversationStorage } from './storage';
 import { loadConversation } from './views';
 
-/** Reads a conversation for a change; on PostgreSQL the row stays locked until commit. */
+/**
+ * Reads a conversation for a change. The customer's lock comes first, then (PostgreSQL) the
+ * row's own: the order the ingest path takes them, so the two can never deadlock.
+ */
 async function lockConversation(ctx: AppContext, u: Unit, caller: Caller, id: string) {
-  let q = u.tx
+  const storage = conversationStorage(ctx.dialect);
+  const ref = await u.tx
     .selectFrom('conversations')
-    .selectAll()
+    .select('customerId')
     .where('id', '=', id)
-    .where('workspaceId', '=', caller.workspaceId);
-  if (ctx.dialect === 'postgres') q = q.forUpdate();
-  const conv = await q.executeTakeFirst();
+    .where('workspaceId', '=', caller.workspaceId)
+    .executeTakeFirst();
+  if (!ref) throw new AppError('CONV_NOT_FOUND');
+  await storage.lockCustomers(u.tx, [ref.customerId]);
+  const conv = await storage
+    .forUpdate(u.tx.selectFrom('conversations').selectAll().where('id', '=', id))
+    .executeTakeFirst();
   if (!conv) throw new AppError('CONV_NOT_FOUND');
   return conv;
-}
-
-async function agentName(u: Unit, agentId: string): Promise<string> {
-  const a = await u.tx
-    .selectFrom('agents')
-    .select('displayName')
-    .where('id', '=', agentId)
-    .executeTakeFirst();
-  return a?.displayName ?? '';
 }
 
 export async function assertBound(u: Unit, agentId: string, channelId: string): Promise<void> {
@@ -38,9 +38,9 @@ export async function assertBound(u: Unit, agentId: string, channelId: string): 
 }
 
 /**
- * Accepts a queued conversation, or re-accepts the caller's idle one (重新接入). The claim is a
- * conditional update: of two agents accepting at once exactly one row changes; the other is told
- * who won with CONV_ALREADY_TAKEN.
+ * Accepts a queued conversation, or re-accepts the caller's idle one (重新接入). The claim is the
+ * lifecycle's conditional update, the same one auto-assign uses: of two agents accepting at once
+ * exactly one row changes; the other is told who won with CONV_ALREADY_TAKEN.
  */
 export async function acceptConversation(
   ctx: AppContext,
@@ -51,61 +51,18 @@ export async function acceptConversation(
     const conv = await lockConversation(ctx, u, caller, id);
     await assertBound(u, caller.agentId, conv.channelId);
     const now = ctx.now();
-    const taken = async (): Promise<never> => {
-      const winner = await u.tx
-        .selectFrom('conversations')
-        .select('agentId')
-        .where('id', '=', id)
-        .executeTakeFirst();
-      const winnerId = winner?.agentId ?? null;
-      throw new AppError('CONV_ALREADY_TAKEN', undefined, {
-        agentId: winnerId,
-        agentName: winnerId ? await agentName(u, winnerId) : null,
-      });
-    };
-    if (conv.state === 'closed') throw new AppError('CONV_CLOSED');
-    if (conv.state === 'active') {
-      if (conv.agentId === caller.agentId)
-        return loadConversation(u.tx, caller.workspaceId, id, now);
-      return taken();
-    }
-    const from = conv.state;
-    if (from === 'idle' && conv.agentId !== caller.agentId && !isSupervising(caller.role))
-      return taken();
-    const res = await u.tx
-      .updateTable('conversations')
-      .set({
-        state: 'active',
-        agentId: caller.agentId,
-        preferredAgentId: caller.agentId,
-        acceptedAt: now,
-        updatedAt: now,
-      })
-      .where('id', '=', id)
-      .where('state', '=', from)
-      .where((eb) => (from === 'idle' ? eb('agentId', '=', conv.agentId) : eb.lit(true)))
-      .executeTakeFirst();
-    if (Number(res.numUpdatedRows) !== 1) return taken();
-    await u.tx
-      .updateTable('agents')
-      .set({ lastAssignedAt: now })
-      .where('id', '=', caller.agentId)
-      .execute();
-    const name = await agentName(u, caller.agentId);
-    await contextLine(
-      u,
+    // Accepting what one already holds is a no-op, not a lost race (a double click).
+    if (conv.state === 'active' && conv.agentId === caller.agentId)
+      return loadConversation(u.tx, caller.workspaceId, id, now);
+    // Someone else's idle conversation is theirs to re-accept, unless a supervisor takes it.
+    if (conv.state === 'idle' && conv.agentId !== caller.agentId && !isSupervising(caller.role))
+      throw await refusal(u, id);
+    return transition(ctx, u, {
+      action: 'accept',
       conv,
-      from === 'idle' ? 'reaccepted' : 'accepted',
-      { agentId: caller.agentId, agentName: name },
       now,
-    );
-    const conversation = await loadConversation(u.tx, caller.workspaceId, id, now);
-    await u.emit(
-      caller.workspaceId,
-      { channelId: conv.channelId },
-      { name: 'conversation.assigned', data: { conversation } },
-    );
-    return conversation;
+      to: { agentId: caller.agentId, agentName: await agentName(u, caller.agentId) },
+    });
   });
 }
 
@@ -115,36 +72,21 @@ export async function closeConversation(
   caller: Caller,
   id: string,
 ): Promise<Conversation> {
-  const conversation = await ctx.transact(async (u) => {
+  return ctx.transact(async (u) => {
     const conv = await lockConversation(ctx, u, caller, id);
-    if (conv.state === 'closed') return loadConversation(u.tx, caller.workspaceId, id, ctx.now());
+    const now = ctx.now();
+    if (conv.state === 'closed') return loadConversation(u.tx, caller.workspaceId, id, now);
     if (conv.agentId !== caller.agentId && !isSupervising(caller.role)) {
       if (conv.state !== 'queued') throw new AppError('CONV_NOT_YOURS');
       await assertBound(u, caller.agentId, conv.channelId);
     }
-    const now = ctx.now();
-    await u.tx
-      .updateTable('conversations')
-      .set({ state: 'closed', closedAt: now, updatedAt: now })
-      .where('id', '=', id)
-      .execute();
-    await contextLine(
-      u,
+    return transition(ctx, u, {
+      action: 'close',
       conv,
-      'closed',
-      { agentId: caller.agentId, agentName: await agentName(u, caller.agentId) },
       now,
-    );
-    const view = await loadConversation(u.tx, caller.workspaceId, id, now);
-    await u.emit(
-      caller.workspaceId,
-      { channelId: conv.channelId },
-      { name: 'conversation.closed', data: { conversation: view } },
-    );
-    return view;
+      line: { agentId: caller.agentId, agentName: await agentName(u, caller.agentId) },
+    });
   });
-  ctx.kicks.assignment(caller.workspaceId, conversation.channelId);
-  return conversation;
 }
 
 /** Hands an active (or idle) conversation to a colleague who is bound to the channel and online. */
@@ -155,7 +97,7 @@ export async function transferConversation(
   toAgentId: string,
   note?: string,
 ): Promise<Conversation> {
-  const conversation = await ctx.transact(async (u) => {
+  return ctx.transact(async (u) => {
     const conv = await lockConversation(ctx, u, caller, id);
     if (conv.state === 'closed') throw new AppError('CONV_CLOSED');
     if (conv.agentId !== caller.agentId && !isSupervising(caller.role))
@@ -170,44 +112,19 @@ export async function transferConversation(
     if (!target) throw new AppError('NOT_FOUND', 'No such agent');
     await assertBound(u, target.id, conv.channelId);
     if (target.status !== 'online') throw new AppError('AGENT_NOT_ONLINE');
-    const now = ctx.now();
-    await u.tx
-      .updateTable('conversations')
-      .set({
-        state: 'active',
-        agentId: target.id,
-        preferredAgentId: target.id,
-        acceptedAt: now,
-        updatedAt: now,
-      })
-      .where('id', '=', id)
-      .execute();
-    const fromName = await agentName(u, caller.agentId);
-    await contextLine(
-      u,
+    return transition(ctx, u, {
+      action: 'transfer',
       conv,
-      'transferred',
-      {
-        fromAgentName: fromName,
+      now: ctx.now(),
+      to: { agentId: target.id, agentName: target.displayName },
+      line: {
+        fromAgentName: await agentName(u, caller.agentId),
         toAgentId: target.id,
         toAgentName: target.displayName,
         note: note ?? '',
       },
-      now,
-    );
-    const view = await loadConversation(u.tx, caller.workspaceId, id, now);
-    await u.emit(
-      caller.workspaceId,
-      { channelId: conv.channelId },
-      {
-        name: 'conversation.transferred',
-        data: { conversation: view, fromAgentId: conv.agentId },
-      },
-    );
-    return view;
+    });
   });
-  ctx.kicks.assignment(caller.workspaceId, conversation.channelId);
-  return conversation;
 }
 
 /** Makes an agent's active conversations idle (they logged out or lost every connection). */
@@ -220,35 +137,40 @@ export async function idleAgentConversations(
 ): Promise<void> {
   const convs = await u.tx
     .selectFrom('conversations')
-    .select(['id', 'workspaceId', 'channelId', 'customerId'])
+    .select(['id', 'workspaceId', 'channelId', 'customerId', 'state', 'agentId'])
+    .where('workspaceId', '=', workspaceId)
     .where('agentId', '=', agentId)
     .where('state', '=', 'active')
     .execute();
-  await idleConversations(u, ctx, workspaceId, convs, reason);
+  await idleConversations(u, ctx, convs, reason);
 }
 
+/**
+ * Makes active conversations idle; one that changed meanwhile is skipped. `quietBefore`: only
+ * those with no message since (the sweeper's cutoff, re-checked by the conditional update).
+ */
 export async function idleConversations(
   u: Unit,
   ctx: AppContext,
-  workspaceId: string,
-  convs: { id: string; workspaceId: string; channelId: string; customerId: string }[],
+  convs: ConvRow[],
   reason: string,
-): Promise<void> {
-  const now = ctx.now();
+  quietBefore?: number,
+): Promise<number> {
+  // All the customers first, in the ingest writer's order (storage.ts): no lock cycle with it.
+  await conversationStorage(ctx.dialect).lockCustomers(
+    u.tx,
+    convs.map((c) => c.customerId),
+  );
+  let changed = 0;
   for (const conv of convs) {
-    const res = await u.tx
-      .updateTable('conversations')
-      .set({ state: 'idle', updatedAt: now })
-      .where('id', '=', conv.id)
-      .where('state', '=', 'active')
-      .executeTakeFirst();
-    if (Number(res.numUpdatedRows) !== 1) continue;
-    await contextLine(u, conv, 'idled', { reason }, now);
-    const conversation = await loadConversation(u.tx, workspaceId, conv.id, now);
-    await u.emit(
-      workspaceId,
-      { channelId: conv.channelId },
-      { name: 'conversation.idled', data: { conversation } },
-    );
+    const done = await tryTransition(ctx, u, {
+      action: 'idle',
+      conv,
+      now: ctx.now(),
+      line: { reason },
+      ...(quietBefore === undefined ? {} : { quietBefore }),
+    });
+    if (done) changed++;
   }
+  return changed;
 }

@@ -1,4 +1,4 @@
-import type { Conversation, Message } from '@kefu/shared';
+import type { Conversation, ConversationState, Message } from '@kefu/shared';
 import type { Selectable } from 'kysely';
 import type { AppContext, Unit } from '../../context';
 import type { ConversationTable, CustomerTable, MessageTable } from '../../db/schema';
@@ -6,7 +6,8 @@ import { LIMITS } from '@kefu/shared';
 import { newId } from '../../lib/ids';
 import { enqueueJob } from '../messages/outbox-jobs';
 import type { ChannelRecord, InboundMessage } from '../channels/types';
-import { contextLine, previewOf, type ConvRef } from './conversation-repo';
+import { previewOf, type ConvRef } from './conversation-repo';
+import { requeueIdle } from './lifecycle';
 import { run } from './inbound-sql';
 import { customerView, messageView } from './views';
 
@@ -60,7 +61,7 @@ async function openConversation(
     channelId: channel.id,
     customerId,
   });
-  const { rows } = await run<{ id: string; state: string; agentId: string | null }>(
+  const { rows } = await run<{ id: string; state: ConversationState; agentId: string | null }>(
     u.tx,
     ctx.dialect,
     'openConversation',
@@ -68,19 +69,11 @@ async function openConversation(
   );
   const open = rows[0];
   if (open?.state === 'idle') {
-    // Back to the queue, but the agent who had it is preferred (sticky) when auto-assigning.
-    await u.tx
-      .updateTable('conversations')
-      .set({
-        state: 'queued',
-        queuedAt: now,
-        preferredAgentId: open.agentId,
-        agentId: null,
-        updatedAt: now,
-      })
-      .where('id', '=', open.id)
-      .execute();
-    return { conv: ref(open.id), fresh: false, requeued: true };
+    // Back to the queue (the lifecycle's requeue, with its `requeued` line), the agent who had
+    // it preferred. The customer upsert above holds the customer's lock, so it cannot be lost.
+    const conv = { ...ref(open.id), state: open.state, agentId: open.agentId };
+    const requeued = await requeueIdle(u, conv, now);
+    return { conv: ref(open.id), fresh: false, requeued };
   }
   if (open) return { conv: ref(open.id), fresh: false, requeued: false };
   const previous = await run<{ agentId: string | null }>(u.tx, ctx.dialect, 'previousAgent', [
@@ -246,7 +239,6 @@ export async function ingestInTransaction(
 
   const customer = await upsertCustomer(ctx, u, channel, msg, now);
   const { conv, fresh, requeued } = await openConversation(ctx, u, channel, customer.id, now);
-  if (requeued) await contextLine(u, conv, 'requeued', {}, now);
   const { conversation, message, mediaToFetch } = await appendInbound(ctx, u, conv, msg, now);
   if (mediaToFetch) {
     await enqueueJob(

@@ -1,7 +1,6 @@
 import type { AppContext } from '../../context';
 import { idleConversations } from './conversation-service';
-import { contextLine } from './conversation-repo';
-import { loadConversation } from './views';
+import { tryTransition } from './lifecycle';
 
 /**
  * Time-driven transitions: active conversations with no message for the channel's idle minutes
@@ -17,23 +16,23 @@ export async function sweepConversations(ctx: AppContext): Promise<number> {
     .execute();
   let changed = 0;
   for (const ch of channels) {
+    const cutoff = now - ch.idleMinutes * 60_000;
     const stale = await ctx.db
       .selectFrom('conversations')
-      .select(['id', 'workspaceId', 'channelId', 'customerId'])
+      .select(['id', 'workspaceId', 'channelId', 'customerId', 'state', 'agentId'])
       .where('channelId', '=', ch.id)
       .where('state', '=', 'active')
-      .where('lastMessageAt', '<', now - ch.idleMinutes * 60_000)
+      .where('lastMessageAt', '<', cutoff)
       .execute();
     if (stale.length > 0) {
-      await ctx.transact((u) => idleConversations(u, ctx, ch.workspaceId, stale, 'inactive'));
-      changed += stale.length;
-      ctx.kicks.assignment(ch.workspaceId, ch.id);
+      // A message that lands between this read and the update keeps its conversation active.
+      changed += await ctx.transact((u) => idleConversations(u, ctx, stale, 'inactive', cutoff));
     }
   }
   const expired = await ctx.db
     .selectFrom('conversations as c')
     .innerJoin('customers as cu', 'cu.id', 'c.customerId')
-    .select(['c.id', 'c.workspaceId', 'c.channelId', 'c.customerId'])
+    .select(['c.id', 'c.workspaceId', 'c.channelId', 'c.customerId', 'c.state', 'c.agentId'])
     .where('c.state', 'in', ['queued', 'active', 'idle'])
     .where('cu.windowExpiresAt', '<', now)
     .where((eb) =>
@@ -50,23 +49,17 @@ export async function sweepConversations(ctx: AppContext): Promise<number> {
     .limit(500)
     .execute();
   for (const conv of expired) {
-    await ctx.transact(async (u) => {
-      const res = await u.tx
-        .updateTable('conversations')
-        .set({ state: 'closed', closedAt: now, updatedAt: now })
-        .where('id', '=', conv.id)
-        .where('state', 'in', ['queued', 'active', 'idle'])
-        .executeTakeFirst();
-      if (Number(res.numUpdatedRows) !== 1) return;
-      await contextLine(u, conv, 'closed', { reason: 'window_expired' }, now);
-      const conversation = await loadConversation(u.tx, conv.workspaceId, conv.id, now);
-      await u.emit(
-        conv.workspaceId,
-        { channelId: conv.channelId },
-        { name: 'conversation.closed', data: { conversation } },
-      );
-    });
-    changed++;
+    const closed = await ctx.transact((u) =>
+      // Re-checked under the customer's lock: a message that renewed the window keeps it open.
+      tryTransition(ctx, u, {
+        action: 'close',
+        conv,
+        now,
+        windowExpiredAt: now,
+        line: { reason: 'window_expired' },
+      }),
+    );
+    if (closed) changed++;
   }
   return changed;
 }
