@@ -39,6 +39,8 @@ export function kefuEnv(config: Config, extra: Record<string, string> = {}): Nod
     KEFU_DATABASE_URL: config.databaseUrl,
     ...(config.databaseSchema ? { KEFU_DATABASE_SCHEMA: config.databaseSchema } : {}),
     KEFU_SECRET_KEY: config.secretKey,
+    // As in-process tests: a loaded machine may hold a burst for seconds (see harness.ts).
+    KEFU_PUSH_MAX_WAIT_MS: String(config.pushMaxWaitMs),
     KEFU_WECHAT_API_BASE: config.wechatApiBase,
     KEFU_ALLOWED_OUTBOUND: config.allowedOutboundBases.join(','),
     KEFU_OUTBOX_POLL_MS: String(config.outboxPollMs),
