@@ -1,10 +1,11 @@
 import type { Message, SendMessageBody } from '@kefu/shared';
-import type { AppContext } from '../../context';
+import type { AppContext, Unit } from '../../context';
 import { AppError } from '../../errors';
 import { isSupervising, type Caller } from '../agents/auth';
 import { assertMediaReadable } from './media-service';
 import { enqueueJob, reserveReply } from './outbox-jobs';
 import { assertCanSee } from '../conversations/conversation-queries';
+import { conversationStorage } from '../conversations/storage';
 import { appendMessage } from '../conversations/conversation-repo';
 import { loadConversation, messageView } from '../conversations/views';
 
@@ -52,6 +53,20 @@ function bodyFor(input: SendMessageBody): { body: Message['body']; mediaId: stri
  * writes the message (pending) and its outbox row in one transaction. The worker sends it.
  * The same clientId twice returns the first message and sends once.
  */
+/**
+ * A conversation's state and holder, read after taking its customer's lock: every lifecycle
+ * transition takes that lock first (customer → conversation), so a close or idle committed
+ * just before cannot be missed, and the two can never wait for each other in a cycle.
+ */
+async function lockedState(ctx: AppContext, u: Unit, conversationId: string, customerId: string) {
+  await conversationStorage(ctx.dialect).lockCustomers(u.tx, [customerId]);
+  return u.tx
+    .selectFrom('conversations')
+    .select(['state', 'agentId'])
+    .where('id', '=', conversationId)
+    .executeTakeFirstOrThrow();
+}
+
 export async function sendReply(
   ctx: AppContext,
   caller: Caller,
@@ -85,10 +100,11 @@ export async function sendReply(
         .where('workspaceId', '=', caller.workspaceId)
         .executeTakeFirst();
       if (!conv) throw new AppError('CONV_NOT_FOUND');
-      if (conv.state === 'closed') throw new AppError('CONV_CLOSED');
-      if (conv.agentId !== caller.agentId)
-        throw new AppError(conv.state === 'queued' ? 'CONV_NOT_ACTIVE' : 'CONV_NOT_YOURS');
-      if (conv.state !== 'active') throw new AppError('CONV_NOT_ACTIVE');
+      const { state, agentId } = await lockedState(ctx, u, conv.id, conv.customerId);
+      if (state === 'closed') throw new AppError('CONV_CLOSED');
+      if (agentId !== caller.agentId)
+        throw new AppError(state === 'queued' ? 'CONV_NOT_ACTIVE' : 'CONV_NOT_YOURS');
+      if (state !== 'active') throw new AppError('CONV_NOT_ACTIVE');
       const now = ctx.now();
       await reserveReply(u, conv.customerId, now);
       const message = await appendMessage(
@@ -160,11 +176,7 @@ export async function retryMessage(
     await assertCanSee(ctx, caller, msg.channelId, 'MESSAGE_NOT_FOUND', u.tx);
     const supervising = isSupervising(caller.role);
     if (msg.delivery !== 'failed') throw new AppError('MESSAGE_NOT_FAILED');
-    const conv = await u.tx
-      .selectFrom('conversations')
-      .select(['state', 'agentId'])
-      .where('id', '=', msg.conversationId)
-      .executeTakeFirstOrThrow();
+    const conv = await lockedState(ctx, u, msg.conversationId, msg.customerId);
     if (conv.state === 'closed') throw new AppError('CONV_CLOSED');
     if (conv.agentId !== caller.agentId && !supervising)
       throw new AppError(conv.state === 'queued' ? 'CONV_NOT_ACTIVE' : 'CONV_NOT_YOURS');
