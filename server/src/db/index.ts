@@ -20,6 +20,28 @@ export interface DbHandle {
   close(): Promise<void>;
 }
 
+/** PostgreSQL statements (exact text) run as named prepared statements: parsed once per connection. */
+const PREPARED = new Map<string, string>();
+
+/**
+ * Marks a hot statement's text for preparation on PostgreSQL (SQLite prepares every statement
+ * once anyway). Only fixed texts belong here: each is kept by every connection for its life.
+ */
+export function preparedStatement(text: string): string {
+  if (!PREPARED.has(text)) PREPARED.set(text, `kefu_${PREPARED.size + 1}`);
+  return text;
+}
+
+/** Routes a client's queries of a registered text through a named prepared statement. */
+function prepareHotStatements(client: pg.PoolClient): void {
+  const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+  (client as { query: unknown }).query = (...args: unknown[]) => {
+    const [text, values] = args;
+    const name = typeof text === 'string' ? PREPARED.get(text) : undefined;
+    return name && args.length === 2 ? query({ name, text, values }) : query(...args);
+  };
+}
+
 // int8 (bigint) columns hold epoch-ms timestamps and sequences, all well inside 2^53.
 pg.types.setTypeParser(20, (v) => Number(v));
 
@@ -75,7 +97,10 @@ export async function openDatabase(opts: {
     // fails (its caller handles that), the pool discards the dead client when it comes back,
     // and the next query gets a new one: logging is all there is to do.
     pool.on('error', (err) => opts.onPoolError?.(err));
-    pool.on('connect', (client) => client.on('error', (err) => opts.onPoolError?.(err)));
+    pool.on('connect', (client) => {
+      client.on('error', (err) => opts.onPoolError?.(err));
+      prepareHotStatements(client);
+    });
     if (opts.schema) {
       const client = await pool.connect();
       try {

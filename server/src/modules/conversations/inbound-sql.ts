@@ -5,7 +5,7 @@
  * the CamelCase plugin, so rows read as the rest of the code expects.
  */
 import { CompiledQuery } from 'kysely';
-import type { Dialect, Tx } from '../../db/index';
+import { preparedStatement, type Dialect, type Tx } from '../../db/index';
 
 const AGENT_NAME = '(select display_name from agents where agents.id = conversations.agent_id)';
 
@@ -67,10 +67,10 @@ function numbered(text: string): string {
 
 const BY_DIALECT: Record<Dialect, Record<Name, string>> = {
   sqlite: TEXT,
-  postgres: Object.fromEntries(Object.entries(TEXT).map(([k, v]) => [k, numbered(v)])) as Record<
-    Name,
-    string
-  >,
+  // Named prepared statements: PostgreSQL parses and plans each once per connection.
+  postgres: Object.fromEntries(
+    Object.entries(TEXT).map(([k, v]) => [k, preparedStatement(numbered(v))]),
+  ) as Record<Name, string>,
 };
 
 /** Runs one of the ingest statements; rows come back camelCased. */

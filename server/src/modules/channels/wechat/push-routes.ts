@@ -79,9 +79,18 @@ export function registerWechatPush(
         const raw = typeof req.body === 'string' ? req.body : '';
         if (!raw) throw new AppError('WECHAT_BAD_PAYLOAD', 'Empty push body');
         // A client that hangs up (WeChat at 5 s) takes its push out of the queue uncommitted.
+        // WeChat closes the connection when it gives up; by the time a late request is read,
+        // its FIN may already be in (the socket's readable side ended).
         const gone = new AbortController();
-        reply.raw.once('close', () => {
+        const socket = req.raw.socket;
+        const hangUp = () => {
           if (!reply.raw.writableFinished) gone.abort();
+        };
+        if (socket.destroyed || socket.readableEnded) gone.abort();
+        socket.once('end', hangUp);
+        reply.raw.once('close', () => {
+          socket.off('end', hangUp);
+          hangUp();
         });
         const body = await handle('POST', req.params.channelId, req.query, raw, gone.signal);
         return reply.type('text/plain').send(body);
