@@ -1,60 +1,111 @@
-import type { Sim } from '@kefu/wechat-sim';
+import * as hdr from 'hdr-histogram-js';
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import WebSocket from 'ws';
 import type { Dialect } from '../server/src/db/index';
 
 /** Which storage Kefu runs on (default sqlite; `KEFU_BENCH_DIALECT=postgres`). */
 export const DIALECT = (process.env.KEFU_BENCH_DIALECT ?? 'sqlite') as Dialect;
 
+/** Monotonic milliseconds within this process. */
 export const now = (): number => performance.now();
 
-export function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  if (sorted.length === 0) return NaN;
-  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return sorted[i]!;
+/**
+ * Milliseconds since the epoch at sub-millisecond resolution. Processes on one machine agree on
+ * it (each one's timeOrigin is read from the same wall clock), so a stamp taken in the load
+ * generator can be compared with an arrival seen by the emulator.
+ */
+export const wallNow = (): number => performance.timeOrigin + performance.now();
+
+/** This process's `now()` origin on the wall clock: wall = performanceOrigin + now(). */
+export const performanceOrigin = performance.timeOrigin;
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** An integer env variable, or the default. */
+export function envInt(name: string, fallback: number): number {
+  const v = process.env[name];
+  return v && /^\d+$/.test(v) ? Number(v) : fallback;
 }
 
-export const median = (values: number[]): number => percentile(values, 50);
-
-/** Runs `fn` over `items` with at most `concurrency` in flight, in order of start. */
-export async function pool<T, R>(
-  items: T[],
-  concurrency: number,
-  fn: (item: T, index: number) => Promise<R>,
-): Promise<R[]> {
-  const out: R[] = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!, i);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
-  return out;
+/** The percentiles a benchmark prints, in milliseconds. */
+export interface Summary {
+  count: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number;
 }
-
-const fmt = (n: number): string =>
-  n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n >= 1 ? n.toFixed(2) : n.toPrecision(2);
 
 /**
- * The one output line of a figure: Kefu's value, the raw baseline of the same run, and
- * kefu / raw. For throughput a ratio below 1 is the share of raw speed kept; for latency and
- * memory a ratio above 1 is how many times the raw cost Kefu pays.
+ * Latencies in an HdrHistogram (microsecond units, 3 significant digits, pure JS build): exact
+ * enough at the tail, and constant memory however many samples a round records.
  */
-export function ratioLine(name: string, kefu: number, raw: number, unit: string): string {
-  return `${name}: ${fmt(kefu)} ${unit} (raw ${fmt(raw)} ${unit}) ratio ${(kefu / raw).toFixed(2)}`;
+export class Latencies {
+  private readonly h = hdr.build({
+    useWebAssembly: false,
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: 3_600_000_000,
+    numberOfSignificantValueDigits: 3,
+  });
+
+  record(ms: number): void {
+    this.h.recordValue(Math.max(1, Math.round(ms * 1000)));
+  }
+
+  summary(): Summary {
+    const at = (p: number) => this.h.getValueAtPercentile(p) / 1000;
+    return {
+      count: this.h.totalCount,
+      p50: at(50),
+      p90: at(90),
+      p99: at(99),
+      max: this.h.maxValue / 1000,
+    };
+  }
 }
 
-/** A 17-digit MsgId like WeChat's, unique within the process. */
-let msgSerial = 0;
-export function nextMsgId(): string {
-  msgSerial += 1;
-  return String(
-    40_000_000_000_000_000n + BigInt(Date.now() % 1_000_000) * 1_000_000n + BigInt(msgSerial),
-  );
+export function median(values: number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  if (s.length === 0) return NaN;
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+/** A number with about three significant digits (1210, 36.2, 0.214). */
+export function fmt(n: number): string {
+  if (!Number.isFinite(n)) return String(n);
+  const a = Math.abs(n);
+  return a >= 100
+    ? n.toFixed(0)
+    : a >= 10
+      ? n.toFixed(1)
+      : a >= 1
+        ? n.toFixed(2)
+        : n.toPrecision(2);
+}
+
+/**
+ * The one line a goal prints: `name: value (ratio R vs baseline B) goal G: pass|fail`.
+ * `value` and `baseline` carry their units; `ratio` is Kefu's figure over the baseline's.
+ */
+export function goalLine(g: {
+  name: string;
+  value: string;
+  ratio: number | null;
+  baseline: string;
+  goal: string;
+  pass: boolean;
+}): string {
+  const ratio = g.ratio === null ? 'n/a' : fmt(g.ratio);
+  return `${g.name}: ${g.value} (ratio ${ratio} vs baseline ${g.baseline}) goal ${g.goal}: ${g.pass ? 'pass' : 'fail'}`;
+}
+
+/** A detail line under a goal line (indented, so the goal lines stand out). */
+export const detail = (text: string): void => console.log(`  ${text}`);
+
+/** A 17-digit MsgId like WeChat's; `run` keeps MsgIds distinct between benchmark runs. */
+export function msgIdOf(run: number, n: number): string {
+  return String(40_000_000_000_000_000n + BigInt(run) * 100_000_000n + BigInt(n));
 }
 
 /** Resident set size of a process in bytes (Linux /proc). */
@@ -65,34 +116,11 @@ export function rssOf(pid: number): number {
   return Number(kb) * 1024;
 }
 
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-/**
- * Calls `onSend` each time the emulator has answered a custom/send (its inbox is updated by
- * then). Listens on the emulator's HTTP server, so it works on an emulator already listening.
- */
-export function watchSends(sim: Sim, onSend: () => void): void {
-  sim.app.server.on('request', (req: { url?: string }, res: NodeJS.EventEmitter) => {
-    if (req.url?.startsWith('/cgi-bin/message/custom/send')) res.once('finish', onSend);
-  });
-}
-
-/**
- * Opens a socket the way the console does (hello, then resume) and resolves once it is live,
- * signed in with `token` as a bearer header (the gateway takes no token in the URL).
- * The handler is attached before `open`: the hello can arrive in the same read as the upgrade.
- */
-export function openConsoleSocket(url: string, token?: string): Promise<WebSocket> {
-  const ws = new WebSocket(url, token ? { headers: { authorization: `Bearer ${token}` } } : {});
-  return new Promise((resolve, reject) => {
-    ws.once('error', reject);
-    ws.on('message', (data: Buffer) => {
-      const frame = JSON.parse(data.toString('utf8')) as { type: string; seq: number };
-      if (frame.type === 'hello') ws.send(JSON.stringify({ type: 'resume', lastSeq: frame.seq }));
-      else if (frame.type === 'resumed' || frame.type === 'resync') {
-        ws.removeAllListeners('message');
-        resolve(ws);
-      }
-    });
-  });
+/** The 1-minute load average (Linux), printed with the figures it may have disturbed. */
+export function loadAverage(): string {
+  try {
+    return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+  } catch {
+    return 'n/a';
+  }
 }
