@@ -18,6 +18,7 @@ import { AppError } from '../../errors';
 import type { AfterCommit } from '../../lib/tx';
 import type { ChannelRecord, InboundMessage } from '../channels/types';
 import { appendEvents, byWorkspace, type Audience } from '../realtime/event-log';
+import { LoopLag } from '../../lib/loop-lag';
 import { ingestInTransaction, type IngestResult } from './inbound-service';
 
 /** Longest the writer works on one batch before letting the event loop run (SQLite is sync). */
@@ -62,14 +63,17 @@ class Lane {
   #perPushMs = 1;
   #idle: (() => void) | null = null;
 
-  constructor(ctx: AppContext) {
+  readonly #lag: () => number;
+
+  constructor(ctx: AppContext, lag: () => number) {
     this.#ctx = ctx;
+    this.#lag = lag;
   }
 
   /** How long a push arriving now would wait before its commit, as far as the writer can tell. */
   expectedWaitMs(): number {
     const stalled = this.#batchStartedAt === null ? 0 : performance.now() - this.#batchStartedAt;
-    return this.#queue.length * this.#perPushMs + stalled;
+    return this.#queue.length * this.#perPushMs + stalled + this.#lag();
   }
 
   /**
@@ -86,7 +90,8 @@ class Lane {
       const item: Pending = {
         channel,
         msg,
-        deadline: performance.now() + maxWait,
+        // It has likely sat in the kernel about as long as the loop is late.
+        deadline: performance.now() + maxWait - this.#lag(),
         signal,
         state: 'queued',
         resolve,
@@ -243,10 +248,14 @@ class Lane {
  */
 export class IngestWriter {
   readonly #lanes: Lane[];
+  readonly #lag: LoopLag;
 
   constructor(ctx: AppContext) {
     const n = ctx.dialect === 'sqlite' ? 1 : ctx.config.pushWriters;
-    this.#lanes = Array.from({ length: n }, () => new Lane(ctx));
+    // A saturated process holds pushes before it reads them: the loop's lateness counts as wait.
+    const lag = new LoopLag();
+    this.#lag = lag;
+    this.#lanes = Array.from({ length: n }, () => new Lane(ctx, () => lag.recentMs()));
   }
 
   /** The shortest expected wait of any lane: the early refusal, before the push is read. */
@@ -265,5 +274,6 @@ export class IngestWriter {
   /** Resolves when every lane is idle (shutdown). */
   async drain(): Promise<void> {
     await Promise.all(this.#lanes.map((l) => l.drain()));
+    this.#lag.stop();
   }
 }
