@@ -17,9 +17,9 @@ import { kefuEnv, startKefu, type KefuProcess } from './kefu-process';
  *
  * Determinism: the kill lands while no outbox job is claimed. The first child never polls the
  * outbox and each customer's first reply has already failed once (WeChat busy, -1), so every
- * reply waits unclaimed; a job claimed at the kill would stay leased for a minute. The one case this cannot cover is
- * a send that WeChat accepted but whose answer died with the process: custom/send has no
- * idempotency key, so that reply goes out twice (at-least-once), in any implementation.
+ * reply waits unclaimed. (A job claimed at the kill is taken at once by the restart, its node
+ * seen dead; one whose send had started ends failed as DELIVERY_UNCERTAIN, never resent:
+ * custom/send has no idempotency key. fault-outbox.test.ts and fault-node.test.ts cover those.)
  */
 
 const BURST = 200;

@@ -41,6 +41,8 @@ describe.runIf(DIALECTS.includes('postgres'))('Redis goes away and comes back', 
   let redis: ChildProcess;
   let port = 0;
   let cluster: Cluster;
+  let owner: ApiClient;
+  let channelId = '';
   let agentOnA: ApiClient;
   let rt: RealtimeClient;
   let appId = '';
@@ -55,7 +57,7 @@ describe.runIf(DIALECTS.includes('postgres'))('Redis goes away and comes back', 
       wechatApiBase: simUrl,
       allowedOutboundBases: [simUrl],
     });
-    const owner = await clusterOwner(cluster);
+    owner = await clusterOwner(cluster);
     appId = `wxredis${cluster.tag}`;
     const app = {
       appId,
@@ -67,6 +69,7 @@ describe.runIf(DIALECTS.includes('postgres'))('Redis goes away and comes back', 
       encodingAesKey: 'k'.repeat(43),
     } as const;
     const channel = await owner.post('/api/channels', { name: 'Redis', apiBase: simUrl, ...app });
+    channelId = channel.id;
     // WeChat pushes to node B; the agent's console is on node A.
     sim.addApp({ ...app, pushUrl: `${cluster.urls[1]}/wechat/${channel.id}` });
     await owner.post('/api/agents', {
@@ -110,4 +113,85 @@ describe.runIf(DIALECTS.includes('postgres'))('Redis goes away and comes back', 
       'presence shared through Redis again',
     );
   });
+
+  /** Both nodes hear of the other's events this way (`push`: Redis; `polling`: the event log). */
+  async function mode(want: 'push' | 'polling'): Promise<void> {
+    await waitFor(
+      () => cluster.nodes.every((n) => n.kefu.workers.realtimeMode === want),
+      30_000,
+      `both nodes in ${want} mode`,
+    );
+  }
+
+  /** The texts of the message.created events a socket received, in order. */
+  const created = (c: RealtimeClient) =>
+    c
+      .events()
+      .filter((e) => e.name === 'message.created')
+      .map((e) => String(e.data.message?.body?.text ?? ''));
+
+  it('events cross nodes by polling during the outage and by push after it, none lost or doubled', async () => {
+    await mode('push');
+    // A second agent, whose console is on node B.
+    await owner.post('/api/agents', {
+      login: `${cluster.tag}-agent-b`,
+      displayName: '另一台',
+      password: 'agent-pass-1',
+      channelIds: [channelId],
+    });
+    const agentOnB = await ApiClient.login(
+      cluster.urls[1]!,
+      `${cluster.tag}-agent-b`,
+      'agent-pass-1',
+    );
+    await agentOnB.put('/api/me/status', { status: 'online' });
+    await agentOnA.put('/api/me/status', { status: 'online' });
+    const rtA = await agentOnA.socket();
+    const rtB = await agentOnB.socket();
+    const openid = 'o-redis-flow';
+    const expected: string[] = [];
+    /** A customer message pushed to node B; both sockets must get it (A's from the other node). */
+    const push = async (text: string) => {
+      expect((await sim.sendText(appId, openid, text)).acknowledged).toBe(true);
+      expected.push(text);
+      for (const c of [rtA, rtB])
+        await c.event('message.created', (d) => d.message?.body?.text === text, 30_000);
+    };
+    try {
+      await push('推送 1');
+      await stopRedis(redis);
+      await mode('polling');
+      for (let i = 1; i <= 3; i++) await push(`轮询 ${i}`);
+      // Node A's own events reach node B's socket too: the agent on A accepts and replies.
+      const conv = await waitFor(
+        async () =>
+          (await agentOnA.get('/api/conversations?state=queued')).items.find(
+            (c: any) => c.customer.openid === openid,
+          ),
+        30_000,
+        'the conversation queued',
+      );
+      await agentOnA.post(`/api/conversations/${conv.id}/accept`);
+      await agentOnA.post(`/api/conversations/${conv.id}/messages`, {
+        clientId: `redis-down-${cluster.tag}`,
+        kind: 'text',
+        text: '宕机时的回复',
+      });
+      expected.push('宕机时的回复');
+      await rtB.event('conversation.assigned', (d) => d.conversation?.id === conv.id, 30_000);
+      await rtB.event('message.created', (d) => d.message?.body?.text === '宕机时的回复', 30_000);
+      redis = await startRedis(port);
+      await mode('push');
+      for (let i = 1; i <= 3; i++) await push(`恢复 ${i}`);
+      for (const c of [rtA, rtB]) {
+        // Each event once, in sequence order, and nothing missing.
+        const seqs = c.events().map((e) => e.seq);
+        expect(seqs).toEqual([...new Set(seqs)].sort((x, y) => x - y));
+        expect(created(c).filter((t) => expected.includes(t))).toEqual(expected);
+      }
+    } finally {
+      await rtA.close();
+      await rtB.close();
+    }
+  }, 120_000);
 });

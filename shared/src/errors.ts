@@ -50,6 +50,11 @@ export const ERROR_CODES = {
     message: 'Too many pushes waiting to be stored; WeChat will retry this one',
   },
   DB_BUSY: { status: 503, message: 'The database stayed locked; try again' },
+  DELIVERY_UNCERTAIN: {
+    status: 409,
+    message:
+      'Delivery uncertain: the node died while sending; check with the customer before resending',
+  },
   INTERNAL: { status: 500, message: 'Internal error' },
 } as const;
 

@@ -1,4 +1,4 @@
-import type { Generated } from 'kysely';
+import type { ColumnType, Generated } from 'kysely';
 
 /**
  * Table types, camelCase (the CamelCasePlugin maps them to snake_case columns).
@@ -22,6 +22,7 @@ export interface Database {
   pushSubscriptions: PushSubscriptionTable;
   kv: KvTable;
   remindersSent: ReminderSentTable;
+  clusterNodes: ClusterNodeTable;
 }
 
 export interface ReminderSentTable {
@@ -187,9 +188,26 @@ export interface OutboxTable {
   attempts: number;
   nextAttemptAt: number;
   lockedUntil: number | null;
+  /** The process (cluster_nodes.id) holding the lease. */
   lockedBy: string | null;
+  /** Fresh per claim: the claimer's later writes name it, so a job taken over is fenced off. */
+  claimId: ColumnType<string | null, string | null | undefined, string | null>;
+  /** Set (committed) just before the platform call; a job left with it set may have been sent. */
+  sendingSince: ColumnType<number | null, number | null | undefined, number | null>;
   lastError: string | null;
   createdAt: number;
+}
+
+/** One running Kefu process and its heartbeat (see modules/cluster/node-heartbeat.ts). */
+export interface ClusterNodeTable {
+  /** `<nodeId>.<random>`: new on every start, so a restart is told apart from its predecessor. */
+  id: string;
+  nodeId: string;
+  /** Host name and PID namespace: where `pid` means something. */
+  host: string;
+  pid: number;
+  startedAt: number;
+  beatAt: number;
 }
 
 export interface InboundKeyTable {

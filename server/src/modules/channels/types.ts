@@ -66,12 +66,23 @@ export class PlatformError extends Error {
   }
 }
 
+/** Called by an adapter's send once everything but the send itself is ready. */
+export interface SendHooks {
+  /**
+   * Awaited just before the platform call that delivers (after the token and any upload); if it
+   * throws, nothing is sent and send rejects. The outbox records the attempt here, so a node
+   * that dies before this point is known not to have sent anything.
+   */
+  beforeSend?: () => Promise<void>;
+}
+
 export interface ChannelAdapter {
   /** Sends; returns platform media ids it uploaded so they can be reused while valid. */
   send(
     channel: ChannelRecord,
     openid: string,
     payload: OutgoingPayload,
+    hooks?: SendHooks,
   ): Promise<{ uploaded: { mediaId: string; platformMediaId: string; expiresAt: number }[] }>;
   fetchMedia(
     channel: ChannelRecord,

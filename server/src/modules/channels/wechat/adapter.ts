@@ -1,7 +1,14 @@
 import type { AppContext } from '../../../context';
 import { AppError } from '../../../errors';
 import { allowedBasesOf, assertAllowedBase } from '../registry';
-import { PlatformError, type ChannelAdapter, type ChannelRecord, type MediaRef } from '../types';
+import {
+  PlatformError,
+  type ChannelAdapter,
+  type ChannelRecord,
+  type MediaRef,
+  type OutgoingPayload,
+} from '../types';
+import type { OutboundPayload } from './outbound-payload';
 import { WechatApiClient, WechatApiError } from './api-client';
 import type { TokenStore } from './token-store';
 
@@ -70,44 +77,54 @@ export function createWechatAdapter(
     return mediaId;
   }
 
+  /** The platform message for a payload, uploading its images first when needed. */
+  async function outboundOf(
+    client: WechatApiClient,
+    channel: ChannelRecord,
+    payload: OutgoingPayload,
+    uploaded: { mediaId: string; platformMediaId: string; expiresAt: number }[],
+  ): Promise<OutboundPayload> {
+    switch (payload.type) {
+      case 'text':
+        return { type: 'text', text: payload.text };
+      case 'image':
+        return {
+          type: 'image',
+          mediaId: await ensureUploaded(client, channel, payload.media, uploaded),
+        };
+      case 'miniprogrampage': {
+        if (!payload.thumb)
+          throw new PlatformError(0, 'A mini-program card needs a cover image', false);
+        const thumbMediaId = await ensureUploaded(client, channel, payload.thumb, uploaded);
+        return {
+          type: 'miniprogrampage',
+          title: payload.title,
+          pagePath: payload.pagePath,
+          thumbMediaId,
+          appId: payload.appId ?? channel.appId,
+        };
+      }
+      case 'link':
+        return {
+          type: 'link',
+          title: payload.title,
+          description: payload.description,
+          url: payload.url,
+          thumbUrl: payload.thumbUrl,
+        };
+    }
+  }
+
   return {
-    async send(channel, openid, payload) {
+    async send(channel, openid, payload, hooks) {
       const uploaded: { mediaId: string; platformMediaId: string; expiresAt: number }[] = [];
       try {
         const client = clientFor(channel);
-        switch (payload.type) {
-          case 'text':
-            await client.sendMessage(openid, { type: 'text', text: payload.text });
-            break;
-          case 'image':
-            await client.sendMessage(openid, {
-              type: 'image',
-              mediaId: await ensureUploaded(client, channel, payload.media, uploaded),
-            });
-            break;
-          case 'miniprogrampage': {
-            if (!payload.thumb)
-              throw new PlatformError(0, 'A mini-program card needs a cover image', false);
-            const thumbMediaId = await ensureUploaded(client, channel, payload.thumb, uploaded);
-            await client.sendMessage(openid, {
-              type: 'miniprogrampage',
-              title: payload.title,
-              pagePath: payload.pagePath,
-              thumbMediaId,
-              appId: payload.appId ?? channel.appId,
-            });
-            break;
-          }
-          case 'link':
-            await client.sendMessage(openid, {
-              type: 'link',
-              title: payload.title,
-              description: payload.description,
-              url: payload.url,
-              thumbUrl: payload.thumbUrl,
-            });
-            break;
-        }
+        const message = await outboundOf(client, channel, payload, uploaded);
+        // The token first: a send held up fetching it has not reached WeChat yet.
+        await client.getAccessToken();
+        await hooks?.beforeSend?.();
+        await client.sendMessage(openid, message);
         return { uploaded };
       } catch (err) {
         throw toPlatformError(err);
