@@ -27,6 +27,14 @@ function toPlatformError(err: unknown): PlatformError {
   return new PlatformError(-2, `Network error: ${(err as Error).message}`, true);
 }
 
+function uncertainSend(err: WechatApiError): PlatformError {
+  return new PlatformError(
+    err.errcode,
+    `No answer from WeChat after the reply was sent (${err.errmsg}): it may or may not have reached the customer; check with them before resending (DELIVERY_UNCERTAIN)`,
+    false,
+  );
+}
+
 /** The WeChat mini-program channel: custom/send, media upload/get and typing via the API client. */
 export function createWechatAdapter(
   ctx: Pick<AppContext, 'config' | 'now'>,
@@ -124,7 +132,14 @@ export function createWechatAdapter(
         // The token first: a send held up fetching it has not reached WeChat yet.
         await client.getAccessToken();
         await hooks?.beforeSend?.();
-        await client.sendMessage(openid, message);
+        try {
+          await client.sendMessage(openid, message);
+        } catch (err) {
+          // custom/send has no idempotency key: a send that got no answer may have been
+          // delivered, so it is never tried again by itself (at most once, never twice).
+          if (err instanceof WechatApiError && err.unanswered) throw uncertainSend(err);
+          throw err;
+        }
         return { uploaded };
       } catch (err) {
         throw toPlatformError(err);

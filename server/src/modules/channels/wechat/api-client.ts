@@ -262,7 +262,12 @@ export class WechatApiClient {
       if (err instanceof OutboundRefused) throw refusedError(err);
       const timedOut = err instanceof Error && err.name === 'TimeoutError';
       const errmsg = timedOut ? `timeout after ${this.timeoutMs} ms` : networkMessage(err);
-      throw new WechatApiError({ errcode: ERRCODE_NETWORK, errmsg, transient: true });
+      throw new WechatApiError({
+        errcode: ERRCODE_NETWORK,
+        errmsg,
+        transient: true,
+        unanswered: !neverConnected(err),
+      });
     }
     // A custom fetchImpl may hand back a redirect: it is refused here too, never followed.
     if (res.status >= 300 && res.status < 400) {
@@ -279,6 +284,22 @@ export class WechatApiClient {
     }
     return { status: res.status, contentType: res.headers.get('content-type') ?? '', body };
   }
+}
+
+/** Failures that happen before a byte of the request can have reached the server. */
+const CONNECT_FAILURES = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
+
+function neverConnected(err: unknown): boolean {
+  const cause = err instanceof Error ? err.cause : undefined;
+  const code = cause instanceof Error && 'code' in cause ? String(cause.code) : '';
+  return CONNECT_FAILURES.has(code);
 }
 
 /**

@@ -65,6 +65,11 @@ export interface WechatApiErrorInit {
   reason?: string;
   /** The HTTP status when it was not 200, for logs. */
   httpStatus?: number;
+  /**
+   * The request may have reached WeChat but no answer came back (a timeout, a connection reset
+   * after it was written): whether WeChat acted on it is unknown.
+   */
+  unanswered?: boolean;
 }
 
 /** A failed WeChat API call. `transient` says whether a later retry may succeed. */
@@ -74,6 +79,7 @@ export class WechatApiError extends Error {
   readonly transient: boolean;
   readonly reason: string;
   readonly httpStatus: number | undefined;
+  readonly unanswered: boolean;
 
   constructor(init: WechatApiErrorInit) {
     const reason = init.reason ?? describeErrcode(init.errcode, init.errmsg);
@@ -84,5 +90,6 @@ export class WechatApiError extends Error {
     this.transient = init.transient ?? isTransientErrcode(init.errcode);
     this.reason = reason;
     this.httpStatus = init.httpStatus;
+    this.unanswered = init.unanswered ?? false;
   }
 }
