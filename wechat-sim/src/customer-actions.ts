@@ -3,7 +3,7 @@ import { buildPushRequest, type PushBuildOverrides, type PushMessage } from './p
 import { deliverPush } from './push-deliver';
 import { applyGrant, ENTER_GRANT, MESSAGE_GRANT } from './reply-window';
 import type { SimState, TimelineDraft } from './state';
-import type { PushRequest, PushResult } from './types';
+import type { ComposedPush, PushRequest, PushResult, TimelineItem } from './types';
 
 export interface ActionContext {
   state: SimState;
@@ -50,16 +50,16 @@ export function deliverWithStats(ctx: ActionContext, push: PushRequest): Promise
 }
 
 /**
- * One customer action: opens the reply window first (Kefu may answer before the push returns),
- * records it on the timeline, then pushes it with WeChat's retry rules.
+ * Records a customer action without delivering it: opens the reply window first (Kefu may
+ * answer before the push returns), puts it on the timeline and signs the push.
  */
-async function act(
+function compose(
   ctx: ActionContext,
   appId: string,
   openid: string,
   fields: PushMessage,
   draft: TimelineDraft,
-): Promise<PushResult> {
+): { item: TimelineItem; push: PushRequest | undefined; msgId: string | undefined } {
   const { state } = ctx;
   const app = state.requireApp(appId);
   const now = state.now();
@@ -76,8 +76,21 @@ async function act(
     ...fields,
     ...(msgId === undefined ? {} : { MsgId: msgId }),
   };
-  const result: PushResult = app.pushUrl
-    ? await deliverWithStats(ctx, buildSimPush(ctx, appId, message))
+  const push = app.pushUrl ? buildSimPush(ctx, appId, message) : undefined;
+  return { item, push, msgId };
+}
+
+/** One customer action: compose, then push it with WeChat's retry rules. */
+async function act(
+  ctx: ActionContext,
+  appId: string,
+  openid: string,
+  fields: PushMessage,
+  draft: TimelineDraft,
+): Promise<PushResult> {
+  const { item, push, msgId } = compose(ctx, appId, openid, fields, draft);
+  const result: PushResult = push
+    ? await deliverWithStats(ctx, push)
     : { status: 0, body: '', attempts: 0, acknowledged: false, error: 'no pushUrl' };
   item.push = {
     status: result.status,
@@ -85,6 +98,22 @@ async function act(
     acknowledged: result.acknowledged,
   };
   return msgId === undefined ? result : { ...result, msgId };
+}
+
+/**
+ * A customer's text, recorded and signed for the app's pushUrl but not delivered: for callers
+ * that deliver it themselves (their own retries, duplicates on several connections).
+ */
+export function composeText(
+  ctx: ActionContext,
+  appId: string,
+  openid: string,
+  content: string,
+): ComposedPush {
+  const draft: TimelineDraft = { direction: 'in', kind: 'text', text: content };
+  const { push, msgId } = compose(ctx, appId, openid, { MsgType: 'text', Content: content }, draft);
+  if (!push || msgId === undefined) throw new Error(`wechat-sim: app ${appId} has no pushUrl`);
+  return { msgId, push };
 }
 
 export function sendText(ctx: ActionContext, appId: string, openid: string, content: string) {

@@ -152,4 +152,8 @@ export function registerControlRoutes(app: FastifyInstance, sim: Sim, state: Sim
   });
   app.get('/sim/api/clock', async () => ({ now: sim.now() }));
   app.get('/sim/api/stats', async () => sim.stats());
+  app.get('/sim/api/sends', async (req) => {
+    const { appId } = parse(z.object({ appId: z.string().optional() }), req.query);
+    return { items: sim.sends(appId) };
+  });
 }

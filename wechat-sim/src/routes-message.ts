@@ -100,6 +100,9 @@ export function registerMessageRoutes(app: FastifyInstance, state: SimState): vo
     customer.lastExchangeAt = now;
     customer.typingUntil = undefined; // a message cancels typing
     state.record(customer, outcome.draft);
+    const { kind, text } = outcome.draft;
+    if (kind !== 'event')
+      state.recordSend({ appId, touser: customer.openid, msgtype: kind, text, body });
     return sendWx(reply, 0, 'ok');
   });
 

@@ -11,11 +11,13 @@ import { registerTokenRoutes } from './routes-token';
 import { SimState } from './state';
 import type {
   AppConfig,
+  ComposedPush,
   FaultSpec,
   InboxItem,
   OutboundKind,
   PushRequest,
   PushResult,
+  SendRecord,
   SimStats,
   TimelineItem,
   TypingState,
@@ -45,6 +47,8 @@ export interface Sim {
   getApp(appId: string): AppConfig | undefined;
   listApps(): AppConfig[];
   sendText(appId: string, openid: string, content: string): Promise<PushResult>;
+  /** Records and signs a customer text like sendText but leaves delivering it to the caller. */
+  composeText(appId: string, openid: string, content: string): ComposedPush;
   sendImage(appId: string, openid: string, bytes: Buffer, mime?: string): Promise<PushResult>;
   sendCard(appId: string, openid: string, card: CardInput): Promise<PushResult>;
   enterSession(appId: string, openid: string, sessionFrom: string): Promise<PushResult>;
@@ -64,6 +68,8 @@ export interface Sim {
   now(): number;
   advanceTime(ms: number): number;
   stats(): SimStats;
+  /** Every custom/send call accepted so far (optionally of one app), oldest first. */
+  sends(appId?: string): SendRecord[];
 }
 
 export interface UrlCheck {
@@ -118,6 +124,7 @@ export async function createSim(opts: SimOptions = {}): Promise<Sim> {
     getApp: (appId) => state.apps.get(appId),
     listApps: () => [...state.apps.values()],
     sendText: (appId, openid, content) => actions.sendText(ctx, appId, openid, content),
+    composeText: (appId, openid, content) => actions.composeText(ctx, appId, openid, content),
     sendImage: (appId, openid, bytes, mime) => actions.sendImage(ctx, appId, openid, bytes, mime),
     sendCard: (appId, openid, card) => actions.sendCard(ctx, appId, openid, card),
     enterSession: (appId, openid, from) => actions.enterSession(ctx, appId, openid, from),
@@ -164,6 +171,7 @@ export async function createSim(opts: SimOptions = {}): Promise<Sim> {
     now: () => state.now(),
     advanceTime: (ms) => state.advance(ms),
     stats: () => ({ ...state.stats }),
+    sends: (appId) => state.sends.filter((s) => appId === undefined || s.appId === appId),
   };
 
   registerTokenRoutes(app, state);

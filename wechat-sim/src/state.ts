@@ -1,7 +1,7 @@
 import { FaultBox } from './faults';
 import { MediaStore } from './media-store';
 import { TokenStore } from './tokens';
-import type { AppConfig, SimStats, TimelineItem, WindowState } from './types';
+import type { AppConfig, SendRecord, SimStats, TimelineItem, WindowState } from './types';
 
 /** One customer (openid) of one app: reply window, typing and the chat in both directions. */
 export interface Customer {
@@ -33,6 +33,8 @@ export class SimState {
     typing: 0,
     push: 0,
   };
+  /** Every accepted custom/send call: how a test counts what reached customers. */
+  readonly sends: SendRecord[] = [];
   private offsetMs = 0;
   private seq = 0;
 
@@ -67,6 +69,13 @@ export class SimState {
       this.customers.set(key, c);
     }
     return c;
+  }
+
+  /** Logs an accepted custom/send call. */
+  recordSend(draft: Omit<SendRecord, 'seq' | 'at'>): SendRecord {
+    const rec: SendRecord = { ...draft, seq: this.sends.length + 1, at: this.now() };
+    this.sends.push(rec);
+    return rec;
   }
 
   /** Appends to the customer's timeline with a sim-wide increasing seq and the sim time. */

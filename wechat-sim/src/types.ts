@@ -126,3 +126,24 @@ export interface SimStats {
   typing: number;
   push: number;
 }
+
+/** One custom/send call the platform accepted (errcode 0), in the order accepted. */
+export interface SendRecord {
+  /** Increasing over every accepted send of the sim. */
+  seq: number;
+  /** Sim time of the acceptance. */
+  at: number;
+  appId: string;
+  touser: string;
+  msgtype: OutboundKind;
+  /** The text of a text message (the rest is in `body`). */
+  text?: string;
+  /** The request body as received. */
+  body: Record<string, unknown>;
+}
+
+/** A customer message recorded and signed but not delivered yet (the caller delivers it). */
+export interface ComposedPush {
+  msgId: string;
+  push: PushRequest;
+}
