@@ -21,6 +21,18 @@ import { appendEvents, byWorkspace, type Audience } from '../realtime/event-log'
 import { LoopLag } from '../../lib/loop-lag';
 import { ingestInTransaction, type IngestResult } from './inbound-service';
 
+/** How a push reached the writer. */
+export interface SubmitOptions {
+  /** Aborted when its client hangs up. */
+  signal?: AbortSignal;
+  /** When it reached this process (performance.now()), when known (see http/arrival.ts). */
+  arrivedAt?: number | undefined;
+}
+
+function waitedSince(arrivedAt: number | undefined): number | undefined {
+  return arrivedAt === undefined ? undefined : Math.max(0, performance.now() - arrivedAt);
+}
+
 /** Longest the writer works on one batch before letting the event loop run (SQLite is sync). */
 const SLICE_MS = 20;
 
@@ -70,19 +82,24 @@ class Lane {
     this.#lag = lag;
   }
 
-  /** How long a push arriving now would wait before its commit, as far as the writer can tell. */
-  expectedWaitMs(): number {
+  /**
+   * How long a push would wait in all before its commit: what it waited already (`waitedMs`;
+   * by default the loop's lateness) plus the writer's queue.
+   */
+  expectedWaitMs(waitedMs = this.#lag()): number {
     const stalled = this.#batchStartedAt === null ? 0 : performance.now() - this.#batchStartedAt;
-    return this.#queue.length * this.#perPushMs + stalled + this.#lag();
+    return this.#queue.length * this.#perPushMs + stalled + waitedMs;
   }
 
   /**
    * Stores a push and resolves once it is committed; rejects with PUSH_OVERLOADED (503) when it
    * cannot be committed within `pushMaxWaitMs`, or when its client went away first.
    */
-  submit(channel: ChannelRecord, msg: InboundMessage, signal?: AbortSignal): Promise<IngestResult> {
+  submit(channel: ChannelRecord, msg: InboundMessage, opts: SubmitOptions): Promise<IngestResult> {
+    const { signal } = opts;
     const maxWait = this.#ctx.config.pushMaxWaitMs;
-    const expected = this.expectedWaitMs();
+    const waited = waitedSince(opts.arrivedAt) ?? this.#lag();
+    const expected = this.expectedWaitMs(waited);
     if (expected > maxWait) {
       return Promise.reject(overloaded({ expectedWaitMs: Math.round(expected) }));
     }
@@ -90,8 +107,7 @@ class Lane {
       const item: Pending = {
         channel,
         msg,
-        // It has likely sat in the kernel about as long as the loop is late.
-        deadline: performance.now() + maxWait - this.#lag(),
+        deadline: performance.now() + maxWait - waited,
         signal,
         state: 'queued',
         resolve,
@@ -259,16 +275,17 @@ export class IngestWriter {
   }
 
   /** The shortest expected wait of any lane: the early refusal, before the push is read. */
-  expectedWaitMs(): number {
-    return Math.min(...this.#lanes.map((l) => l.expectedWaitMs()));
+  expectedWaitMs(arrivedAt?: number): number {
+    const waited = waitedSince(arrivedAt);
+    return Math.min(...this.#lanes.map((l) => l.expectedWaitMs(waited)));
   }
 
   /** Stores a push in its customer's lane; see Lane.submit. */
-  submit(channel: ChannelRecord, msg: InboundMessage, signal?: AbortSignal): Promise<IngestResult> {
+  submit(channel: ChannelRecord, msg: InboundMessage, opts: SubmitOptions): Promise<IngestResult> {
     const key = `${channel.id}\u0000${msg.openid}`;
     let h = 0;
     for (let i = 0; i < key.length; i++) h = (h * 31 + key.charCodeAt(i)) | 0;
-    return this.#lanes[Math.abs(h) % this.#lanes.length]!.submit(channel, msg, signal);
+    return this.#lanes[Math.abs(h) % this.#lanes.length]!.submit(channel, msg, opts);
   }
 
   /** Resolves when every lane is idle (shutdown). */

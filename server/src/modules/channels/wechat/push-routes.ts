@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { AppContext } from '../../../context';
 import { AppError } from '../../../errors';
+import { arrivalOf, trackArrivals } from '../../../http/arrival';
 import type { IngestWriter } from '../../conversations/ingest-writer';
 import { parsePush } from './inbound';
 
@@ -14,6 +15,7 @@ export function registerWechatPush(
   ctx: AppContext,
   ingest: IngestWriter,
 ): void {
+  trackArrivals(app.server);
   void app.register(async (scope) => {
     // Signatures cover the exact bytes, so the body must reach us untouched, whatever its type.
     scope.removeAllContentTypeParsers();
@@ -29,9 +31,10 @@ export function registerWechatPush(
       query: Record<string, string | undefined>,
       rawBody: string,
       signal?: AbortSignal,
+      arrivedAt?: number,
     ) => {
       // Overloaded: refuse before spending any CPU on it; WeChat sends it again.
-      const expected = ingest.expectedWaitMs();
+      const expected = ingest.expectedWaitMs(arrivedAt);
       if (method === 'POST' && expected > ctx.config.pushMaxWaitMs)
         throw new AppError('PUSH_OVERLOADED', undefined, { expectedWaitMs: Math.round(expected) });
       // Unknown channel → 404; a database or key failure stays a 500 (logged), never a false 404.
@@ -58,7 +61,7 @@ export function registerWechatPush(
           : {}),
       });
       if (result.kind === 'verify') return result.echostr;
-      const ingested = await ingest.submit(channel, result.message, signal);
+      const ingested = await ingest.submit(channel, result.message, { signal, arrivedAt });
       ctx.log.debug(
         { channelId, type: result.message.type, duplicate: ingested.duplicate },
         'push committed',
@@ -92,7 +95,15 @@ export function registerWechatPush(
           socket.off('end', hangUp);
           hangUp();
         });
-        const body = await handle('POST', req.params.channelId, req.query, raw, gone.signal);
+        const arrivedAt = arrivalOf(socket);
+        const body = await handle(
+          'POST',
+          req.params.channelId,
+          req.query,
+          raw,
+          gone.signal,
+          arrivedAt,
+        );
         return reply.type('text/plain').send(body);
       },
     );
