@@ -1,4 +1,5 @@
 import { clientFrameSchema, type ClientFrame, type ServerFrame } from '@kefu/shared';
+import type { Duplex } from 'node:stream';
 import type { RawData, WebSocket } from 'ws';
 import type { Caller } from '../agents/auth';
 import type { StoredEvent } from './event-log';
@@ -12,6 +13,8 @@ const FRAMES_PER_SECOND = 2;
 /** One console socket and where its stream stands. */
 export interface Conn {
   ws: WebSocket;
+  /** The TCP socket under `ws`: shared event frames are written to it pre-framed, corked. */
+  socket: Duplex;
   caller: Caller;
   /** Last sequence delivered (or skipped as not visible) on this socket. */
   lastSeq: number;
@@ -24,17 +27,18 @@ export interface Conn {
   /** Counted in presence (so the close must be uncounted). */
   counted: boolean;
   fallback: NodeJS.Timeout | undefined;
-  channels: Set<string>;
-  channelsAt: number;
+  /** A resume that arrived before the hello was ready; it starts right after the hello. */
+  early: number | null;
   /** Client frames still allowed, refilled at FRAMES_PER_SECOND. */
   budget: number;
   budgetAt: number;
 }
 
 /** A socket's state before its hello. */
-export function newConn(ws: WebSocket, caller: Caller): Conn {
+export function newConn(ws: WebSocket, socket: Duplex, caller: Caller): Conn {
   return {
     ws,
+    socket,
     caller,
     lastSeq: 0,
     resuming: false,
@@ -42,8 +46,7 @@ export function newConn(ws: WebSocket, caller: Caller): Conn {
     alive: true,
     counted: false,
     fallback: undefined,
-    channels: new Set(),
-    channelsAt: 0,
+    early: null,
     budget: FRAME_BURST,
     budgetAt: performance.now(),
   };

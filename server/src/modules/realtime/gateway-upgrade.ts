@@ -60,7 +60,7 @@ export class UpgradeGate {
   constructor(
     private readonly ctx: AppContext,
     private readonly wss: WebSocketServer,
-    private readonly open: (ws: WebSocket, caller: Caller) => void,
+    private readonly open: (ws: WebSocket, socket: Duplex, caller: Caller) => void,
   ) {}
 
   /** The http server's `upgrade` listener; it never throws. */
@@ -105,7 +105,7 @@ export class UpgradeGate {
     try {
       this.wss.handleUpgrade(req, socket, head, (ws) => {
         this.pending.delete(socket);
-        this.open(ws, caller);
+        this.open(ws, socket, caller);
       });
     } catch (err) {
       this.ctx.log.warn({ err }, 'upgrade failed');

@@ -3,21 +3,18 @@ import type { FastifyInstance } from 'fastify';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import type { AppContext } from '../../context';
 import { Coalescer } from '../../lib/coalesce';
-import { type Caller, isSupervising } from '../agents/auth';
+import type { Duplex } from 'node:stream';
+import type { Caller } from '../agents/auth';
 import type { EventBus } from './bus';
-import {
-  currentSeq,
-  oldestKeptSeq,
-  readEvents,
-  type RevokeNotice,
-  type StoredEvent,
-} from './event-log';
-import { clientFrameOf, frameOf, MAX_CLIENT_FRAME, newConn, type Conn } from './gateway-conn';
+import { currentSeq, oldestKeptSeq, type RevokeNotice } from './event-log';
+import { clientFrameOf, MAX_CLIENT_FRAME, newConn, type Conn } from './gateway-conn';
 import { UpgradeGate } from './gateway-upgrade';
 import type { Presence } from './presence';
 import { CLOSE, closeCodeFor, liveSessionRoles } from './revoke';
+import { flushTail } from './gateway-flush';
+import { StreamTail, tick } from './stream-tail';
+import { VisibilityView } from './visibility';
 
-const CHANNEL_CACHE_MS = 5_000;
 const HEARTBEAT_MS = 15_000;
 const RESUME_WAIT_MS = 5_000;
 /**
@@ -32,12 +29,29 @@ export const MAX_BUFFERED = 1024 * 1024;
 const REPLAY_MAX_BUFFERED = MAX_BUFFERED / 2;
 /** A pong is only worth sending to a socket that is keeping up. */
 const PONG_MAX_BUFFERED = 16 * 1024;
+/** Loops over sockets give the event loop back this often, so a storm never stalls pushes. */
+const SOCKETS_PER_TURN = 256;
+
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/** A workspace's sockets on this node, its recent events, and who may see them. */
+interface Room {
+  conns: Set<Conn>;
+  tail: StreamTail;
+  view: VisibilityView;
+  /** No socket at the last heartbeat: dropped at the next one if still empty. */
+  idle: boolean;
+}
 
 /**
  * The WebSocket gateway at /api/ws: authenticates at upgrade, replays missed events on resume (or
  * says resync), then streams each workspace's events to the sockets allowed to see them, in
  * sequence order. The database is the source of every frame, so all nodes agree. Whatever a
  * client sends, or fails to read, costs it its own socket at most, never the process.
+ *
+ * Fan-out: each event is read once into the workspace's `StreamTail` and serialized there once,
+ * as a whole WebSocket frame; every socket that may see it gets those same bytes. Who may see it
+ * comes from an in-memory `VisibilityView`. Walks over all sockets yield every few hundred.
  */
 export class Gateway {
   private readonly wss = new WebSocketServer({
@@ -46,7 +60,7 @@ export class Gateway {
     perMessageDeflate: false,
   });
   private readonly gate: UpgradeGate;
-  private readonly conns = new Map<string, Set<Conn>>();
+  private readonly rooms = new Map<string, Room>();
   private readonly pumps: Coalescer;
   private heartbeat: NodeJS.Timeout | null = null;
   private verifying = false;
@@ -58,7 +72,9 @@ export class Gateway {
     private readonly presence: Presence,
   ) {
     this.pumps = new Coalescer((err) => ctx.log.error({ err }, 'realtime pump failed'));
-    this.gate = new UpgradeGate(ctx, this.wss, (ws, caller) => this.open(ws, caller));
+    this.gate = new UpgradeGate(ctx, this.wss, (ws, socket, caller) =>
+      this.open(ws, socket, caller),
+    );
     bus.subscribe((workspaceId) => {
       if (!this.closing) void this.pumps.run(workspaceId, () => this.pump(workspaceId));
     });
@@ -67,13 +83,15 @@ export class Gateway {
 
   attach(app: FastifyInstance): void {
     app.server.on('upgrade', this.gate.handle);
-    this.heartbeat = setInterval(() => this.beat(), HEARTBEAT_MS);
+    this.heartbeat = setInterval(() => {
+      this.beat().catch((err: unknown) => this.ctx.log.warn({ err }, 'websocket heartbeat failed'));
+    }, HEARTBEAT_MS);
   }
 
   /** Number of live sockets (tests, metrics). */
   get size(): number {
     let n = 0;
-    for (const set of this.conns.values()) n += set.size;
+    for (const room of this.rooms.values()) n += room.conns.size;
     return n;
   }
 
@@ -91,12 +109,12 @@ export class Gateway {
     if (this.heartbeat) clearInterval(this.heartbeat);
     // wss.clients also holds sockets whose hello is still being prepared.
     for (const ws of this.wss.clients) ws.terminate();
-    this.conns.clear();
+    this.rooms.clear();
     await this.pumps.idle();
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
   }
 
-  /** Queues a frame unless the socket is past its backlog cap, which closes it instead. */
+  /** Queues a control frame unless the socket is past its backlog cap, which closes it instead. */
   private send(conn: Conn, frame: ServerFrame): boolean {
     const { ws } = conn;
     if (ws.readyState !== ws.OPEN) return false;
@@ -111,15 +129,34 @@ export class Gateway {
 
   /** Stops streaming to a socket at once and closes it with `code`. */
   private evict(conn: Conn, code: number, reason: string): void {
-    this.conns.get(conn.caller.workspaceId)?.delete(conn);
+    this.leave(conn);
     clearTimeout(conn.fallback);
     conn.ready = false;
     if (conn.ws.readyState === conn.ws.OPEN) conn.ws.close(code, reason);
   }
 
+  private leave(conn: Conn): void {
+    const room = this.rooms.get(conn.caller.workspaceId);
+    if (room?.conns.delete(conn)) room.view.remove(conn.caller.agentId);
+  }
+
+  private roomOf(workspaceId: string): Room {
+    let room = this.rooms.get(workspaceId);
+    if (!room) {
+      room = {
+        conns: new Set(),
+        tail: new StreamTail(this.ctx.db, workspaceId),
+        view: new VisibilityView(this.ctx.db, workspaceId),
+        idle: false,
+      };
+      this.rooms.set(workspaceId, room);
+    }
+    return room;
+  }
+
   /** Wires a socket synchronously, before any await, so nothing it does goes unheard. */
-  private open(ws: WebSocket, caller: Caller): void {
-    const conn = newConn(ws, caller);
+  private open(ws: WebSocket, socket: Duplex, caller: Caller): void {
+    const conn = newConn(ws, socket, caller);
     // Bad frames (invalid UTF-8, unmasked, oversized, bad opcodes) arrive here; ws has already
     // failed the connection, and without a listener the error would end the process.
     ws.on('error', (err) => {
@@ -136,9 +173,10 @@ export class Gateway {
       }
     });
     if (this.closing) return void ws.terminate();
-    const set = this.conns.get(caller.workspaceId) ?? new Set<Conn>();
-    set.add(conn);
-    this.conns.set(caller.workspaceId, set);
+    // In the room at once, so a revocation from now on reaches it.
+    const room = this.roomOf(caller.workspaceId);
+    room.conns.add(conn);
+    room.view.add(caller.agentId);
     this.greet(conn).catch((err: unknown) => {
       this.ctx.log.warn({ err }, 'websocket open failed');
       this.evict(conn, 1011, 'server error');
@@ -147,14 +185,18 @@ export class Gateway {
 
   private async greet(conn: Conn): Promise<void> {
     const { caller, ws } = conn;
-    const seq = await currentSeq(this.ctx.db, caller.workspaceId);
+    // Once the window is open its end is a committed sequence: a hello from it needs no query
+    // (at worst a little behind, which only replays events the client then applies again).
+    const tail = this.rooms.get(caller.workspaceId)?.tail;
+    const seq = tail?.ready ? tail.to : await currentSeq(this.ctx.db, caller.workspaceId);
     if (ws.readyState !== ws.OPEN || this.closing) return;
-    if (!conn.resuming) conn.lastSeq = seq;
+    tail?.start(seq);
+    conn.lastSeq = seq;
     conn.counted = true;
     this.send(conn, { type: 'hello', seq, agentId: caller.agentId });
+    if (conn.early !== null) this.startResume(conn, conn.early);
     // A client that never asks to resume gets live events from the hello sequence on.
-    if (!conn.resuming)
-      conn.fallback = setTimeout(() => this.startResume(conn, seq), RESUME_WAIT_MS);
+    else conn.fallback = setTimeout(() => this.startResume(conn, seq), RESUME_WAIT_MS);
     this.presence
       .connected(caller.workspaceId, caller.agentId)
       .catch((err: unknown) => this.ctx.log.warn({ err }, 'presence update failed'));
@@ -162,7 +204,7 @@ export class Gateway {
 
   private closed(conn: Conn): void {
     clearTimeout(conn.fallback);
-    this.conns.get(conn.caller.workspaceId)?.delete(conn);
+    this.leave(conn);
     if (conn.counted && !this.closing) {
       this.presence
         .disconnected(conn.caller.workspaceId, conn.caller.agentId)
@@ -183,6 +225,8 @@ export class Gateway {
 
   private startResume(conn: Conn, lastSeq: number): void {
     if (conn.resuming) return;
+    // Before the hello the stream's window may not be open yet: the resume waits for it.
+    if (!conn.counted) return void (conn.early ??= lastSeq);
     conn.resuming = true;
     clearTimeout(conn.fallback);
     this.resume(conn, lastSeq).catch((err: unknown) => {
@@ -191,97 +235,84 @@ export class Gateway {
     });
   }
 
-  /** Replays what the client missed since `lastSeq`, or tells it to resync when that is gone. */
+  /**
+   * Replays what the client missed since `lastSeq`, or tells it to resync when that is gone.
+   * The replay comes from the shared tail (one read serves every socket resuming at once) and is
+   * written corked, so N missed events leave in one write.
+   */
   private async resume(conn: Conn, lastSeq: number): Promise<void> {
-    const { db } = this.ctx;
-    const ws = conn.caller.workspaceId;
-    const [current, oldest] = await Promise.all([currentSeq(db, ws), oldestKeptSeq(db, ws)]);
-    let resync =
-      lastSeq > current ||
-      (oldest > 0 && lastSeq < oldest - 1) ||
-      (oldest === 0 && lastSeq < current);
+    const since = tick();
+    const wsId = conn.caller.workspaceId;
+    const room = this.rooms.get(wsId);
+    if (!room || !room.conns.has(conn)) return;
+    const { tail, view } = room;
+    // Inside the window, the sequence is known to be real and every event after it is at hand.
+    let resync = false;
+    if (!tail.covers(lastSeq)) {
+      const { db } = this.ctx;
+      const [current, oldest] = await Promise.all([currentSeq(db, wsId), oldestKeptSeq(db, wsId)]);
+      resync =
+        lastSeq > current ||
+        (oldest > 0 && lastSeq < oldest - 1) ||
+        (oldest === 0 && lastSeq < current);
+    }
+    // Set before any wait, so the tail keeps what this replay needs.
+    if (!resync) conn.lastSeq = lastSeq;
+    // Behind the window: bring it back to this socket (shared with all resuming now) or resync.
+    if (!resync && lastSeq < tail.from) resync = !(await tail.backfill(lastSeq));
     let replayed = 0;
+    await tail.sync(since);
     if (!resync) {
-      conn.lastSeq = lastSeq;
-      for (;;) {
-        const events = await readEvents(db, ws, conn.lastSeq);
-        if (events.length === 0) break;
-        const r = await this.deliver(conn, events, REPLAY_MAX_BUFFERED);
-        replayed += r.sent;
-        // A replay the client cannot absorb would close it as too slow, and it would come back
-        // for the same replay: the snapshot ends that loop.
-        if (r.full) {
-          resync = true;
-          break;
-        }
-      }
+      await view.ensure(tail.newest);
+      const r = this.flush(conn, room, REPLAY_MAX_BUFFERED);
+      replayed = r.sent;
+      // A replay the client cannot absorb would close it as too slow, and it would come back
+      // for the same replay: the snapshot ends that loop.
+      resync = r.full;
     }
     if (conn.ws.readyState !== conn.ws.OPEN) return;
     if (resync) {
-      conn.lastSeq = Math.max(conn.lastSeq, await currentSeq(db, ws));
+      conn.lastSeq = Math.max(conn.lastSeq, tail.to);
       this.send(conn, { type: 'resync', seq: conn.lastSeq });
     } else {
       this.send(conn, { type: 'resumed', seq: conn.lastSeq, replayed });
     }
-    conn.ready = this.conns.get(ws)?.has(conn) ?? false;
-    void this.pumps.run(ws, () => this.pump(ws));
+    conn.ready = room.conns.has(conn);
+    // Whatever a pump appended meanwhile: its walk may have passed this socket while not ready.
+    if (conn.ready) this.flush(conn, room);
   }
 
-  private async visible(conn: Conn, ev: StoredEvent): Promise<boolean> {
-    if (ev.agentId) return ev.agentId === conn.caller.agentId;
-    if (!ev.channelId || isSupervising(conn.caller.role)) return true;
-    const now = this.ctx.now();
-    if (now - conn.channelsAt > CHANNEL_CACHE_MS) {
-      const rows = await this.ctx.db
-        .selectFrom('channelAgents')
-        .select('channelId')
-        .where('agentId', '=', conn.caller.agentId)
-        .execute();
-      conn.channels = new Set(rows.map((r) => r.channelId));
-      conn.channelsAt = now;
-    }
-    return conn.channels.has(ev.channelId);
-  }
-
-  /** Sends the events after the socket's sequence; stops early once its backlog passes `limit`. */
-  private async deliver(
-    conn: Conn,
-    events: StoredEvent[],
-    limit = Infinity,
-  ): Promise<{ sent: number; full: boolean }> {
-    let sent = 0;
-    for (const ev of events) {
-      // A closing socket still moves on, or the pump would re-read the same events forever.
-      if (conn.ws.readyState !== conn.ws.OPEN) {
-        conn.lastSeq = Math.max(conn.lastSeq, events.at(-1)!.seq);
-        break;
-      }
-      if (conn.ws.bufferedAmount > limit) return { sent, full: true };
-      if (ev.seq <= conn.lastSeq) continue;
-      if ((await this.visible(conn, ev)) && this.send(conn, frameOf(ev))) sent++;
-      conn.lastSeq = ev.seq;
-    }
-    return { sent, full: false };
+  /** Writes what the socket is owed (see `flushTail`), closing it if it must go. */
+  private flush(conn: Conn, room: Room, limit = Infinity): { sent: number; full: boolean } {
+    if (conn.ws.readyState !== conn.ws.OPEN) return { sent: 0, full: false };
+    const r = flushTail(conn, room.tail, room.view, limit, MAX_BUFFERED);
+    if (r.close) this.evict(conn, r.close[0], r.close[1]);
+    return r;
   }
 
   /** Sends every ready socket of a workspace the events after its last sequence. */
   private async pump(workspaceId: string): Promise<void> {
-    const set = this.conns.get(workspaceId);
-    if (!set || set.size === 0) return;
-    for (;;) {
-      const ready = [...set].filter((c) => c.ready && c.ws.readyState === c.ws.OPEN);
-      if (ready.length === 0) return;
-      const from = Math.min(...ready.map((c) => c.lastSeq));
-      const events = await readEvents(this.ctx.db, workspaceId, from);
-      if (events.length === 0) return;
-      for (const conn of ready) if (set.has(conn)) await this.deliver(conn, events);
+    const room = this.rooms.get(workspaceId);
+    if (!room || room.conns.size === 0 || !room.tail.ready) return;
+    const { tail, view } = room;
+    await tail.sync(tick());
+    await view.ensure(tail.newest);
+    const conns = [...room.conns];
+    for (let i = 0; i < conns.length; i++) {
+      const conn = conns[i]!;
+      if (conn.ready && room.conns.has(conn)) this.flush(conn, room);
+      if (i % SOCKETS_PER_TURN === SOCKETS_PER_TURN - 1) await nextTurn();
     }
+    // Keep what a socket still wants (resuming ones included); the budget bounds it anyway.
+    let keep = tail.to;
+    for (const conn of room.conns) if (conn.resuming) keep = Math.min(keep, conn.lastSeq);
+    tail.trim(keep);
   }
 
   /** Closes the sockets a revoke notice names (this node's share of it). */
   private revoke(notice: RevokeNotice): void {
     const code = closeCodeFor(notice.reason);
-    for (const conn of [...(this.conns.get(notice.workspaceId) ?? [])]) {
+    for (const conn of [...(this.rooms.get(notice.workspaceId)?.conns ?? [])]) {
       if (conn.caller.agentId !== notice.agentId) continue;
       if (notice.sessionId && conn.caller.sessionId !== notice.sessionId) continue;
       this.evict(conn, code, notice.reason);
@@ -296,7 +327,7 @@ export class Gateway {
     if (this.verifying) return;
     this.verifying = true;
     try {
-      const all = [...this.conns.values()].flatMap((set) => [...set]);
+      const all = [...this.rooms.values()].flatMap((room) => [...room.conns]);
       if (all.length === 0) return;
       const roles = await liveSessionRoles(
         this.ctx,
@@ -312,24 +343,30 @@ export class Gateway {
     }
   }
 
-  private beat(): void {
-    for (const set of this.conns.values()) {
-      for (const conn of set) {
-        if (!conn.alive) {
-          conn.ws.terminate();
-          continue;
+  private async beat(): Promise<void> {
+    let n = 0;
+    for (const [workspaceId, room] of [...this.rooms]) {
+      // A room nobody is in since the last beat goes (its tail is only a cache).
+      if (room.conns.size === 0) {
+        if (room.idle) this.rooms.delete(workspaceId);
+        room.idle = true;
+        continue;
+      }
+      room.idle = false;
+      for (const conn of [...room.conns]) {
+        if (!conn.alive) conn.ws.terminate();
+        else {
+          conn.alive = false;
+          conn.ws.ping();
         }
-        conn.alive = false;
-        conn.ws.ping();
+        if (++n % SOCKETS_PER_TURN === 0) await nextTurn();
       }
     }
-    this.verifySessions().catch((err: unknown) =>
-      this.ctx.log.warn({ err }, 'websocket session check failed'),
-    );
+    await this.verifySessions();
   }
 
   /** Safety net for lost notifications: pump every workspace with sockets. */
   pumpAll(): void {
-    for (const ws of this.conns.keys()) void this.pumps.run(ws, () => this.pump(ws));
+    for (const ws of this.rooms.keys()) void this.pumps.run(ws, () => this.pump(ws));
   }
 }
