@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ApiClient } from './api-client';
 import { REDIS_URL } from './cluster-harness';
 import { DIALECTS, startStack, waitFor, type Stack } from './harness';
+import { acceptAndReply } from './push-helpers';
 import { kefuEnv, startKefu, type KefuProcess } from './kefu-process';
 import { isToken, startGate, type PlatformGate } from './platform-gate';
 
@@ -67,22 +68,11 @@ describe.runIf(DIALECTS.includes('postgres'))('a node dies with a reply in fligh
 
   /** A customer writes, the agent accepts and replies through the in-process node. */
   async function reply(openid: string, text: string): Promise<string> {
-    expect((await s.sim.sendText(s.channel.appId, openid, '在吗')).acknowledged).toBe(true);
-    const conv = await waitFor(
-      async () =>
-        (await agent.get('/api/conversations?state=queued')).items.find(
-          (c: any) => c.customer.openid === openid,
-        ),
-      WAIT_MS,
-      `queued ${openid}`,
-    );
-    await agent.post(`/api/conversations/${conv.id}/accept`);
-    const msg = await agent.post(`/api/conversations/${conv.id}/messages`, {
-      clientId: `c-${openid}`,
-      kind: 'text',
-      text,
+    const sent = await acceptAndReply(s, agent, openid, text, {
+      first: '在吗',
+      timeoutMs: WAIT_MS,
     });
-    return msg.id;
+    return sent.messageId;
   }
 
   async function job(messageId: string) {

@@ -11,6 +11,7 @@ import { NodeHeartbeat } from '../src/modules/cluster/node-heartbeat';
 import { OutboxWorker } from '../src/modules/messages/outbox-worker';
 import type { ApiClient } from './api-client';
 import { DIALECTS, startStack, waitFor, type Stack } from './harness';
+import { acceptAndReply } from './push-helpers';
 import { kefuEnv, startKefu, type KefuProcess } from './kefu-process';
 import { isSend, startGate, type PlatformGate } from './platform-gate';
 
@@ -94,22 +95,11 @@ describe.each(DIALECTS)('outbox under faults (%s)', (dialect) => {
 
   /** A customer writes, the agent accepts and replies; resolves with the reply's id. */
   async function reply(openid: string, text: string): Promise<string> {
-    expect((await s.sim.sendText(s.channel.appId, openid, '你好')).acknowledged).toBe(true);
-    const conv = await waitFor(
-      async () =>
-        (await agent.get('/api/conversations?state=queued')).items.find(
-          (c: any) => c.customer.openid === openid,
-        ),
-      WAIT_MS,
-      `queued ${openid}`,
-    );
-    await agent.post(`/api/conversations/${conv.id}/accept`);
-    const msg = await agent.post(`/api/conversations/${conv.id}/messages`, {
-      clientId: `c-${openid}`,
-      kind: 'text',
-      text,
+    const sent = await acceptAndReply(s, agent, openid, text, {
+      first: '你好',
+      timeoutMs: WAIT_MS,
     });
-    return msg.id;
+    return sent.messageId;
   }
 
   async function messageRow(id: string) {

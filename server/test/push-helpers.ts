@@ -7,7 +7,8 @@ import {
   type PushRequest,
   type PushResult,
 } from '@kefu/wechat-sim';
-import type { Stack } from './harness';
+import type { ApiClient } from './api-client';
+import { waitFor, type Stack } from './harness';
 
 type Fields = Record<string, string | number>;
 
@@ -159,4 +160,42 @@ export async function hasCustomer(s: Stack, openid: string): Promise<boolean> {
     .where('openid', '=', openid)
     .executeTakeFirst();
   return row !== undefined;
+}
+
+/** Waits until `openid`'s conversation is in the agent's queue. */
+export async function queuedFor(
+  agent: ApiClient,
+  openid: string,
+  timeoutMs = 15_000,
+): Promise<{ id: string }> {
+  return waitFor(
+    async () =>
+      (
+        await agent.get<{ items: { id: string; customer: { openid: string } }[] }>(
+          '/api/conversations?state=queued',
+        )
+      ).items.find((c) => c.customer.openid === openid),
+    timeoutMs,
+    `queued ${openid}`,
+  );
+}
+
+/** A customer writes `first`; the agent accepts and replies `text`; resolves with the reply. */
+export async function acceptAndReply(
+  s: Stack,
+  agent: ApiClient,
+  openid: string,
+  text: string,
+  opts: { first?: string; timeoutMs?: number } = {},
+): Promise<{ conversationId: string; messageId: string }> {
+  const pushed = await s.sim.sendText(s.channel.appId, openid, opts.first ?? '你好');
+  if (!pushed.acknowledged) throw new Error(`push for ${openid} not acknowledged`);
+  const conv = await queuedFor(agent, openid, opts.timeoutMs);
+  await agent.post(`/api/conversations/${conv.id}/accept`);
+  const msg = await agent.post<{ id: string }>(`/api/conversations/${conv.id}/messages`, {
+    clientId: `c-${openid}`,
+    kind: 'text',
+    text,
+  });
+  return { conversationId: conv.id, messageId: msg.id };
 }

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DIALECTS, startStack, waitFor, type Stack } from './harness';
+import { acceptAndReply } from './push-helpers';
 
 /**
  * WeChat's custom/send has no idempotency key. A send whose answer never came back (the
@@ -17,21 +18,10 @@ describe.each(DIALECTS)('a send without an answer (%s)', (dialect) => {
 
   it('is never resent by itself, and fails with a reason the agent can act on', async () => {
     const agent = await s.agent('uncertain');
-    await s.sim.sendText(s.channel.appId, 'o-unsure', '在吗');
-    const conv = await waitFor(async () =>
-      (
-        await agent.get<{ items: { id: string; customer: { openid: string } }[] }>(
-          '/api/conversations?state=queued',
-        )
-      ).items.find((c) => c.customer.openid === 'o-unsure'),
-    );
-    await agent.post(`/api/conversations/${conv.id}/accept`);
     s.sim.injectFault({ api: 'send', errcode: -1, dropConnection: true, times: 1 });
-    const reply = await agent.post<{ id: string }>(`/api/conversations/${conv.id}/messages`, {
-      clientId: 'unsure-1',
-      kind: 'text',
-      text: '没有回音的回复',
-    });
+    const sent = await acceptAndReply(s, agent, 'o-unsure', '没有回音的回复', { first: '在吗' });
+    const conv = { id: sent.conversationId };
+    const reply = { id: sent.messageId };
     type Msg = { id: string; delivery: string; errorReason: string | null };
     const failed = await waitFor(async () =>
       (await agent.get<{ items: Msg[] }>(`/api/conversations/${conv.id}/messages`)).items.find(
