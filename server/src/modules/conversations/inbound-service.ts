@@ -1,4 +1,4 @@
-import type { Conversation, ConversationState, Message } from '@kefu/shared';
+import type { ConversationState, Message } from '@kefu/shared';
 import type { Selectable } from 'kysely';
 import type { AppContext, Unit } from '../../context';
 import type { ConversationTable, CustomerTable, MessageTable } from '../../db/schema';
@@ -9,7 +9,7 @@ import type { ChannelRecord, InboundMessage } from '../channels/types';
 import { previewOf, type ConvRef } from './conversation-repo';
 import { requeueIdle } from './lifecycle';
 import { run } from './inbound-sql';
-import { customerView, messageView } from './views';
+import { conversationView, messageView } from './views';
 
 export interface IngestResult {
   duplicate: boolean;
@@ -92,27 +92,6 @@ async function openConversation(
     now,
   ]);
   return { conv: ref(id), fresh: true, requeued: false };
-}
-
-/** The conversation as events carry it, from rows the transaction already holds. */
-function conversationOf(c: ConversationRow, customer: CustomerRow, now: number): Conversation {
-  return {
-    id: c.id,
-    channelId: c.channelId,
-    customer: customerView(customer, now),
-    state: c.state,
-    agentId: c.agentId,
-    agentName: c.agentName,
-    preferredAgentId: c.preferredAgentId,
-    sessionFrom: c.sessionFrom,
-    queuedAt: c.queuedAt,
-    acceptedAt: c.acceptedAt,
-    lastMessageAt: c.lastMessageAt,
-    lastCustomerMessageAt: c.lastCustomerMessageAt,
-    lastPreview: c.lastPreview,
-    closedAt: c.closedAt,
-    createdAt: c.createdAt,
-  };
 }
 
 /** Appends the push's message (or the entry's context line) and emits message.created. */
@@ -260,7 +239,7 @@ export async function ingestInTransaction(
     { channelId: channel.id },
     {
       name,
-      data: { conversation: conversationOf(conversation, customer, now) },
+      data: { conversation: conversationView(conversation, customer, now) },
     },
   );
   if (fresh || requeued) u.after(() => ctx.kicks.assignment(channel.workspaceId, channel.id));

@@ -1,7 +1,7 @@
 import type { Conversation, Customer, Message, ReplyWindow } from '@kefu/shared';
 import type { Selectable } from 'kysely';
 import type { Queryable } from '../../db/index';
-import type { CustomerTable, MessageTable } from '../../db/schema';
+import type { ConversationTable, CustomerTable, MessageTable } from '../../db/schema';
 import { AppError } from '../../errors';
 
 type WindowColumns = Pick<Selectable<CustomerTable>, 'windowExpiresAt' | 'windowQuota'>;
@@ -27,6 +27,48 @@ export function customerView(c: Selectable<CustomerTable>, now: number): Custome
     openid: c.openid,
     nickname: c.nickname,
     window: windowView(c, now),
+  };
+}
+
+type ConversationFields = Pick<
+  Selectable<ConversationTable>,
+  | 'id'
+  | 'channelId'
+  | 'state'
+  | 'agentId'
+  | 'preferredAgentId'
+  | 'sessionFrom'
+  | 'queuedAt'
+  | 'acceptedAt'
+  | 'lastMessageAt'
+  | 'lastCustomerMessageAt'
+  | 'lastPreview'
+  | 'closedAt'
+  | 'createdAt'
+> & { agentName: string | null };
+
+/** A conversation as the console and events show it, from its row and its customer's. */
+export function conversationView(
+  c: ConversationFields,
+  customer: Selectable<CustomerTable>,
+  now: number,
+): Conversation {
+  return {
+    id: c.id,
+    channelId: c.channelId,
+    customer: customerView(customer, now),
+    state: c.state,
+    agentId: c.agentId,
+    agentName: c.agentName,
+    preferredAgentId: c.preferredAgentId,
+    sessionFrom: c.sessionFrom,
+    queuedAt: num(c.queuedAt),
+    acceptedAt: num(c.acceptedAt),
+    lastMessageAt: Number(c.lastMessageAt),
+    lastCustomerMessageAt: num(c.lastCustomerMessageAt),
+    lastPreview: c.lastPreview,
+    closedAt: num(c.closedAt),
+    createdAt: Number(c.createdAt),
   };
 }
 
@@ -75,9 +117,8 @@ export async function loadConversations(
     rows.map((r) => [
       r.id,
       {
-        id: r.id,
-        channelId: r.channelId,
-        customer: customerView(
+        ...conversationView(
+          r,
           {
             id: r.cuId,
             workspaceId: r.cuWorkspaceId,
@@ -92,19 +133,7 @@ export async function loadConversations(
           },
           now,
         ),
-        state: r.state,
-        agentId: r.agentId,
-        agentName: r.agentName,
-        preferredAgentId: r.preferredAgentId,
-        sessionFrom: r.sessionFrom,
-        queuedAt: num(r.queuedAt),
-        acceptedAt: num(r.acceptedAt),
-        lastMessageAt: Number(r.lastMessageAt),
-        lastCustomerMessageAt: num(r.lastCustomerMessageAt),
-        lastPreview: r.lastPreview,
-        closedAt: num(r.closedAt),
-        createdAt: Number(r.createdAt),
-      } satisfies Conversation,
+      },
     ]),
   );
   return ids.flatMap((id) => byId.get(id) ?? []);
