@@ -1,5 +1,6 @@
 import type { RealtimeEvent } from '@kefu/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { emitAccessChanged } from '../src/modules/agents/agent-service';
 import { currentSeq } from '../src/modules/realtime/event-log';
 import { CLOSE } from '../src/modules/realtime/revoke';
 import type { ApiClient, RealtimeClient } from './api-client';
@@ -174,12 +175,16 @@ describe.each(DIALECTS)('gateway fan-out (%s)', (dialect) => {
     // A supervisor sees channels they are not bound to.
     await emitMany(s, 1, 7000, other.id);
     await rt.event('agent.status_changed', (d) => d.agentId === 'marker-7000', 30_000);
-    // Demoted behind the gateway's back (as if the revoke notice were lost).
-    await s.app.kefu.ctx.db
-      .updateTable('agents')
-      .set({ role: 'agent' })
-      .where('id', '=', lead.agentId)
-      .execute();
+    // Demoted as updateAgent does it (the row and its access event, one transaction), but with
+    // no revoke notice, as if it were lost: the event alone must stop the old role's view.
+    await s.app.kefu.ctx.transact(async (u) => {
+      await u.tx
+        .updateTable('agents')
+        .set({ role: 'agent' })
+        .where('id', '=', lead.agentId)
+        .execute();
+      await emitAccessChanged(u, s.workspaceId, [lead.agentId]);
+    });
     await emitMany(s, 5, 7001, other.id);
     expect(await closed).toBe(CLOSE.REAUTHORIZE);
     expect(markersOf(rt).map((m) => m.id)).toEqual(['marker-7000']);

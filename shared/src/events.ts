@@ -36,6 +36,11 @@ export const realtimeEventSchema = z.discriminatedUnion('name', [
     name: z.literal('agent.status_changed'),
     data: z.object({ agentId: z.string(), status: agentStatusSchema }),
   }),
+  /**
+   * What the agent may see changed (channel bindings, role, disabled): sent to that agent only,
+   * committed with the change, so it is ordered against every other event. The console refetches.
+   */
+  z.object({ name: z.literal('agent.access_changed'), data: z.object({ agentId: z.string() }) }),
   z.object({
     name: z.literal('agent.typing'),
     data: z.object({ conversationId: z.string(), agentId: z.string() }),

@@ -83,8 +83,7 @@ export const useRealtimeStore = defineStore('realtime', () => {
         else socket?.send({ type: 'resume', lastSeq });
         break;
       case 'event':
-        if (syncing.value) buffer.push(frame);
-        else apply(frame);
+        receive(frame);
         break;
       case 'resync':
         await loadSnapshot(frame.seq, false);
@@ -97,8 +96,12 @@ export const useRealtimeStore = defineStore('realtime', () => {
     }
   }
 
-  /** The REST state of the desk: me, the queue, my open conversations, the one on screen. */
-  async function fetchSnapshot(): Promise<void> {
+  /**
+   * The REST state of the desk: me, the queue, my open conversations, the one on screen. `lists`
+   * refetches only me and the lists (my access changed: bindings decide what they hold); the
+   * threads stay, kept current by the events buffered meanwhile.
+   */
+  async function fetchSnapshot(lists = false): Promise<void> {
     const selected = conversations.selectedId;
     const [me, queued, open] = await Promise.all([
       api.me(),
@@ -107,6 +110,7 @@ export const useRealtimeStore = defineStore('realtime', () => {
     ]);
     session.applyMe(me);
     conversations.applySnapshot([...queued.items, ...open.items]);
+    if (lists) return;
     messages.resetExcept(selected);
     if (selected) {
       await Promise.all([
@@ -116,8 +120,8 @@ export const useRealtimeStore = defineStore('realtime', () => {
     }
   }
 
-  /** Refetch everything; afterwards continue from `seq`. */
-  async function loadSnapshot(seq: number, thenResume: boolean): Promise<void> {
+  /** Refetch everything (or only the lists); afterwards continue from `seq`. */
+  async function loadSnapshot(seq: number, thenResume: boolean, lists = false): Promise<void> {
     const conn = connection;
     const myRun = ++run;
     const stale = () => conn !== connection || myRun !== run;
@@ -126,13 +130,14 @@ export const useRealtimeStore = defineStore('realtime', () => {
     buffer = [];
     syncing.value = true;
     try {
-      await fetchSnapshot();
+      await fetchSnapshot(lists);
       if (stale()) return;
       lastSeq = seq;
       syncing.value = false;
       const pending = buffer;
       buffer = [];
-      for (const f of pending) apply(f);
+      // Through `receive`: one of them may start another refetch, which buffers the rest.
+      for (const f of pending) receive(f);
       if (thenResume) socket?.send({ type: 'resume', lastSeq: seq });
     } catch {
       // Start over on a fresh connection, after the socket's backoff.
@@ -145,10 +150,20 @@ export const useRealtimeStore = defineStore('realtime', () => {
     }
   }
 
+  function receive(frame: EventFrame): void {
+    if (syncing.value) buffer.push(frame);
+    else apply(frame);
+  }
+
   function apply(frame: EventFrame): void {
     if (lastSeq !== null && frame.seq <= lastSeq) return;
     lastSeq = frame.seq;
-    dispatch(frame.event);
+    const { event } = frame;
+    // What I may see changed (a binding added or removed): the lists as of this event, then the
+    // events after it, buffered meanwhile, on top.
+    if (event.name === 'agent.access_changed' && event.data.agentId === session.agent?.id)
+      void loadSnapshot(frame.seq, false, true);
+    else dispatch(event);
   }
 
   function dispatch(event: RealtimeEvent): void {
@@ -189,6 +204,7 @@ export const useRealtimeStore = defineStore('realtime', () => {
       case 'agent.status_changed':
         session.applyStatus(event.data.agentId, event.data.status);
         break;
+      case 'agent.access_changed':
       case 'agent.typing':
         break;
     }

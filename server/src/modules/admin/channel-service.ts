@@ -5,6 +5,7 @@ import type { AppContext } from '../../context';
 import type { ChannelTable } from '../../db/schema';
 import { AppError } from '../../errors';
 import { newId } from '../../lib/ids';
+import { emitAccessChanged } from '../agents/agent-service';
 import { loadChannel, lockChannel, toRecord } from '../channels/channel-store';
 import { adapterFor, assertAllowedBase } from '../channels/registry';
 import { PlatformError } from '../channels/types';
@@ -204,6 +205,8 @@ export async function testChannel(
  * Sets the agents bound to a channel as one transaction: every check (the channel, each agent, the
  * 100-agent limit) runs before anything changes, so a refused request leaves the bindings as
  * they were. Locking the channel row first (PostgreSQL) orders it with concurrent bindings.
+ * Every agent added or removed gets `agent.access_changed` in the same transaction, so their
+ * sockets see the new bindings before any event committed after them.
  */
 export async function setChannelAgents(
   ctx: AppContext,
@@ -212,7 +215,8 @@ export async function setChannelAgents(
   agentIds: readonly string[],
 ): Promise<string[]> {
   const wanted = [...new Set(agentIds)];
-  return ctx.transact(async ({ tx }) => {
+  return ctx.transact(async (u) => {
+    const { tx } = u;
     await lockChannel(tx, workspaceId, channelId);
     if (wanted.length > LIMITS.agentsPerChannel) {
       throw new AppError(
@@ -256,6 +260,7 @@ export async function setChannelAgents(
         )
         .execute();
     }
+    await emitAccessChanged(u, workspaceId, [...gone, ...added]);
     return wanted;
   });
 }

@@ -124,6 +124,20 @@ export async function createAgent(
   return loadAgent(ctx.db, workspaceId, id);
 }
 
+/**
+ * Queues `agent.access_changed` for each agent in the unit that changes what they may see (their
+ * bindings, role or disabled flag). Committed with the change, its sequence orders the change
+ * against every other event: the gateway reloads the agent's access before any later event.
+ */
+export async function emitAccessChanged(
+  u: Unit,
+  workspaceId: string,
+  agentIds: Iterable<string>,
+): Promise<void> {
+  for (const agentId of agentIds)
+    await u.emit(workspaceId, { agentId }, { name: 'agent.access_changed', data: { agentId } });
+}
+
 /** Binds an agent to a channel; the 101st agent of a channel is refused with CHANNEL_AGENT_LIMIT. */
 export async function bindAgent(
   ctx: AppContext,
@@ -131,16 +145,20 @@ export async function bindAgent(
   channelId: string,
   agentId: string,
 ): Promise<void> {
-  await ctx.transact((u) => bindAgentIn(u, ctx.now(), workspaceId, channelId, agentId));
+  await ctx.transact(async (u) => {
+    if (await bindAgentIn(u, ctx.now(), workspaceId, channelId, agentId))
+      await emitAccessChanged(u, workspaceId, [agentId]);
+  });
 }
 
+/** Inserts the binding unless it exists; returns whether it did. */
 async function bindAgentIn(
   u: Unit,
   now: number,
   workspaceId: string,
   channelId: string,
   agentId: string,
-): Promise<void> {
+): Promise<boolean> {
   await lockChannel(u.tx, workspaceId, channelId);
   const agent = await u.tx
     .selectFrom('agents')
@@ -155,7 +173,7 @@ async function bindAgentIn(
     .where('channelId', '=', channelId)
     .where('agentId', '=', agentId)
     .executeTakeFirst();
-  if (exists) return;
+  if (exists) return false;
   const { n } = await u.tx
     .selectFrom('channelAgents')
     .select((eb) => eb.fn.countAll<number>().as('n'))
@@ -172,20 +190,25 @@ async function bindAgentIn(
     .insertInto('channelAgents')
     .values({ channelId, agentId, workspaceId, serving: 1, createdAt: now })
     .execute();
+  return true;
 }
 
+/** Removes an agent from a channel; their sockets stop getting its events from the next one on. */
 export async function unbindAgent(
   ctx: AppContext,
   workspaceId: string,
   channelId: string,
   agentId: string,
 ): Promise<void> {
-  await ctx.db
-    .deleteFrom('channelAgents')
-    .where('channelId', '=', channelId)
-    .where('agentId', '=', agentId)
-    .where('workspaceId', '=', workspaceId)
-    .execute();
+  await ctx.transact(async (u) => {
+    const res = await u.tx
+      .deleteFrom('channelAgents')
+      .where('channelId', '=', channelId)
+      .where('agentId', '=', agentId)
+      .where('workspaceId', '=', workspaceId)
+      .executeTakeFirst();
+    if (Number(res.numDeletedRows) > 0) await emitAccessChanged(u, workspaceId, [agentId]);
+  });
 }
 
 /**
@@ -291,24 +314,32 @@ export async function updateAgent(
   assertMayManage(target, actor);
   if (target.role === 'owner' && (input.role || input.disabled))
     throw new AppError('AUTH_FORBIDDEN', 'The owner cannot be demoted or disabled');
-  await ctx.db
-    .updateTable('agents')
-    .set({
-      ...(input.displayName !== undefined ? { displayName: input.displayName } : {}),
-      ...(input.role !== undefined ? { role: input.role } : {}),
-      ...(input.capacity !== undefined ? { capacity: input.capacity } : {}),
-      ...(input.disabled !== undefined ? { disabled: input.disabled ? 1 : 0 } : {}),
-    })
-    .where('id', '=', id)
-    .execute();
+  // Announced whenever asked for, not only when it differs from `target`: that was read outside
+  // the transaction, and a spurious event only costs the agent's console a light refetch.
+  const accessChanged = input.role !== undefined || input.disabled !== undefined;
+  await ctx.transact(async (u) => {
+    await u.tx
+      .updateTable('agents')
+      .set({
+        ...(input.displayName !== undefined ? { displayName: input.displayName } : {}),
+        ...(input.role !== undefined ? { role: input.role } : {}),
+        ...(input.capacity !== undefined ? { capacity: input.capacity } : {}),
+        ...(input.disabled !== undefined ? { disabled: input.disabled ? 1 : 0 } : {}),
+      })
+      .where('id', '=', id)
+      .execute();
+    if (input.disabled) {
+      await u.tx
+        .updateTable('sessions')
+        .set({ revokedAt: ctx.now() })
+        .where('agentId', '=', id)
+        .where('revokedAt', 'is', null)
+        .execute();
+    }
+    if (accessChanged) await emitAccessChanged(u, workspaceId, [id]);
+  });
   if (input.capacity !== undefined) await drainForAgent(ctx, workspaceId, id);
   if (input.disabled) {
-    await ctx.db
-      .updateTable('sessions')
-      .set({ revokedAt: ctx.now() })
-      .where('agentId', '=', id)
-      .where('revokedAt', 'is', null)
-      .execute();
     await setStatus(ctx, workspaceId, id, 'offline', 'disabled');
     // An open socket keeps the caller it had at upgrade: close it on every node.
     revokeSockets(ctx, { workspaceId, agentId: id, reason: 'disabled' });

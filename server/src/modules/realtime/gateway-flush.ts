@@ -13,8 +13,9 @@ export interface Flushed {
 
 /**
  * Writes the tail's frames after the socket's sequence that its agent may see, corked into one
- * write, the same bytes for every socket. Stops before frames newer than the visibility view
- * (the next pump sends them, judged by a fresher view) and once the backlog passes `limit`;
+ * write, the same bytes for every socket. Stops at the agent's oldest access change the view has
+ * not reloaded yet (the next pump sends the rest, judged by the reloaded access; see
+ * VisibilityView) and once the backlog passes `limit`;
  * past `maxBuffered` the socket must close as too slow. Synchronous: callers pace the loop.
  */
 export function flushTail(
@@ -37,12 +38,13 @@ export function flushTail(
   // What a socket may see depends on the role it was opened with: it reconnects to get the new one.
   if (access.role !== caller.role)
     return { sent: 0, full: false, close: [CLOSE.REAUTHORIZE, 'role changed'] };
+  const stale = view.staleFrom(caller.agentId);
   const out: Flushed = { sent: 0, full: false };
   socket.cork();
   try {
     for (; i < frames.length; i++) {
       const f: WireFrame = frames[i]!;
-      if (f.readAt >= view.loadedAt) break;
+      if (f.seq >= stale) break;
       if (ws.bufferedAmount > limit) {
         out.full = true;
         break;

@@ -5,8 +5,25 @@ import type { AppContext } from '../../context';
 import { AppError } from '../../errors';
 import { fromOwnOrigin } from '../../http/origin';
 import { authenticateToken, sessionCookie, type Caller } from '../agents/auth';
+import { nextTurn } from './gateway-room';
 
 export const WS_PATH = '/api/ws';
+
+/**
+ * Upgrades authenticated per turn of the event loop. Node hands a whole poll phase of upgrade
+ * requests over back to back, and each one's session lookup (synchronous on SQLite), 101 and
+ * hello ran in the same turn: 5,000 reconnecting sockets held the loop (and every push) for over
+ * a second. Queued and taken a batch per turn, the storm is spread over many short turns.
+ */
+const UPGRADES_PER_TURN = 64;
+
+/** An upgrade waiting for its session to be looked up. */
+interface Waiting {
+  req: IncomingMessage;
+  socket: Duplex;
+  head: Buffer;
+  token: string | null;
+}
 
 const STATUS_TEXT: Record<number, string> = {
   400: 'Bad Request',
@@ -55,6 +72,8 @@ function credentialOf(req: IncomingMessage, ctx: AppContext): { token: string | 
  */
 export class UpgradeGate {
   private readonly pending = new Set<Duplex>();
+  private queue: Waiting[] = [];
+  private draining = false;
   private closing = false;
 
   constructor(
@@ -71,18 +90,47 @@ export class UpgradeGate {
       if (pathOf(req) !== WS_PATH) return refuse(socket, 404);
       const credential = credentialOf(req, this.ctx);
       if (credential === 'csrf') return refuse(socket, 403);
-      authenticateToken(this.ctx, credential.token).then(
-        (caller) => this.accept(req, socket, head, caller),
-        (err: unknown) => {
-          if (!(err instanceof AppError)) this.ctx.log.warn({ err }, 'upgrade auth failed');
-          refuse(socket, err instanceof AppError ? err.status : 503);
-        },
-      );
+      this.queue.push({ req, socket, head, token: credential.token });
+      if (!this.draining) void this.drain();
     } catch (err) {
       this.ctx.log.warn({ err }, 'upgrade failed');
       socket.destroy();
     }
   };
+
+  /**
+   * Starts the session lookups of queued upgrades a batch per turn. A lone upgrade starts at
+   * once; the turn after it lets the rest of a burst queue up behind it. A batch is not waited
+   * for: a slow lookup (PostgreSQL, a busy database) must not leave the loop idle.
+   */
+  private async drain(): Promise<void> {
+    this.draining = true;
+    try {
+      while (this.queue.length > 0 && !this.closing) {
+        for (const w of this.queue.splice(0, UPGRADES_PER_TURN)) void this.authenticate(w);
+        await nextTurn();
+      }
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  private authenticate({ req, socket, head, token }: Waiting): Promise<void> {
+    // Gone while it waited (the client gave up): nothing to look up.
+    if (socket.destroyed) return Promise.resolve();
+    return authenticateToken(this.ctx, token)
+      .then(
+        (caller) => this.accept(req, socket, head, caller),
+        (err: unknown) => {
+          if (!(err instanceof AppError)) this.ctx.log.warn({ err }, 'upgrade auth failed');
+          refuse(socket, err instanceof AppError ? err.status : 503);
+        },
+      )
+      .catch((err: unknown) => {
+        this.ctx.log.warn({ err }, 'upgrade failed');
+        socket.destroy();
+      });
+  }
 
   /**
    * Node drops its own error listener from a socket it hands to `upgrade`: without this one, a
@@ -116,6 +164,7 @@ export class UpgradeGate {
   /** Refuses new upgrades and ends those still being answered. */
   close(): void {
     this.closing = true;
+    this.queue = [];
     for (const socket of this.pending) socket.destroy();
     this.pending.clear();
   }

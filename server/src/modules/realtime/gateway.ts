@@ -6,14 +6,14 @@ import { Coalescer } from '../../lib/coalesce';
 import type { Duplex } from 'node:stream';
 import type { Caller } from '../agents/auth';
 import type { EventBus } from './bus';
-import { currentSeq, oldestKeptSeq, type RevokeNotice } from './event-log';
+import { currentSeq, type RevokeNotice } from './event-log';
 import { clientFrameOf, MAX_CLIENT_FRAME, newConn, type Conn } from './gateway-conn';
+import { flushTail } from './gateway-flush';
+import { beatRooms, mustResync, newRoom, pumpRoom, type Room } from './gateway-room';
 import { UpgradeGate } from './gateway-upgrade';
 import type { Presence } from './presence';
 import { CLOSE, closeCodeFor, liveSessionRoles } from './revoke';
-import { flushTail } from './gateway-flush';
-import { StreamTail, tick } from './stream-tail';
-import { VisibilityView } from './visibility';
+import { tick } from './stream-tail';
 
 const HEARTBEAT_MS = 15_000;
 const RESUME_WAIT_MS = 5_000;
@@ -29,19 +29,6 @@ export const MAX_BUFFERED = 1024 * 1024;
 const REPLAY_MAX_BUFFERED = MAX_BUFFERED / 2;
 /** A pong is only worth sending to a socket that is keeping up. */
 const PONG_MAX_BUFFERED = 16 * 1024;
-/** Loops over sockets give the event loop back this often, so a storm never stalls pushes. */
-const SOCKETS_PER_TURN = 256;
-
-const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
-
-/** A workspace's sockets on this node, its recent events, and who may see them. */
-interface Room {
-  conns: Set<Conn>;
-  tail: StreamTail;
-  view: VisibilityView;
-  /** No socket at the last heartbeat: dropped at the next one if still empty. */
-  idle: boolean;
-}
 
 /**
  * The WebSocket gateway at /api/ws: authenticates at upgrade, replays missed events on resume (or
@@ -51,7 +38,8 @@ interface Room {
  *
  * Fan-out: each event is read once into the workspace's `StreamTail` and serialized there once,
  * as a whole WebSocket frame; every socket that may see it gets those same bytes. Who may see it
- * comes from an in-memory `VisibilityView`. Walks over all sockets yield every few hundred.
+ * comes from an in-memory `VisibilityView`, loaded once per agent and reloaded only when the
+ * stream carries a change of their access. Walks over all sockets yield every few hundred.
  */
 export class Gateway {
   private readonly wss = new WebSocketServer({
@@ -143,12 +131,7 @@ export class Gateway {
   private roomOf(workspaceId: string): Room {
     let room = this.rooms.get(workspaceId);
     if (!room) {
-      room = {
-        conns: new Set(),
-        tail: new StreamTail(this.ctx.db, workspaceId),
-        view: new VisibilityView(this.ctx.db, workspaceId),
-        idle: false,
-      };
+      room = newRoom(this.ctx.db, workspaceId);
       this.rooms.set(workspaceId, room);
     }
     return room;
@@ -187,29 +170,27 @@ export class Gateway {
     const { caller, ws } = conn;
     // Once the window is open its end is a committed sequence: a hello from it needs no query
     // (at worst a little behind, which only replays events the client then applies again).
-    const tail = this.rooms.get(caller.workspaceId)?.tail;
+    const room = this.rooms.get(caller.workspaceId);
+    const tail = room?.tail;
     const seq = tail?.ready ? tail.to : await currentSeq(this.ctx.db, caller.workspaceId);
     if (ws.readyState !== ws.OPEN || this.closing) return;
     tail?.start(seq);
+    // The window is open: the agent's access can load while the client answers the hello.
+    if (room?.conns.has(conn)) room.view.request(caller.agentId);
     conn.lastSeq = seq;
     conn.counted = true;
     this.send(conn, { type: 'hello', seq, agentId: caller.agentId });
     if (conn.early !== null) this.startResume(conn, conn.early);
     // A client that never asks to resume gets live events from the hello sequence on.
     else conn.fallback = setTimeout(() => this.startResume(conn, seq), RESUME_WAIT_MS);
-    this.presence
-      .connected(caller.workspaceId, caller.agentId)
-      .catch((err: unknown) => this.ctx.log.warn({ err }, 'presence update failed'));
+    this.presence.connected(caller.workspaceId, caller.agentId);
   }
 
   private closed(conn: Conn): void {
     clearTimeout(conn.fallback);
     this.leave(conn);
-    if (conn.counted && !this.closing) {
-      this.presence
-        .disconnected(conn.caller.workspaceId, conn.caller.agentId)
-        .catch((err: unknown) => this.ctx.log.warn({ err }, 'presence update failed'));
-    }
+    if (conn.counted && !this.closing)
+      this.presence.disconnected(conn.caller.workspaceId, conn.caller.agentId);
   }
 
   private onMessage(conn: Conn, data: RawData, isBinary: boolean): void {
@@ -246,24 +227,16 @@ export class Gateway {
     const room = this.rooms.get(wsId);
     if (!room || !room.conns.has(conn)) return;
     const { tail, view } = room;
-    // Inside the window, the sequence is known to be real and every event after it is at hand.
-    let resync = false;
-    if (!tail.covers(lastSeq)) {
-      const { db } = this.ctx;
-      const [current, oldest] = await Promise.all([currentSeq(db, wsId), oldestKeptSeq(db, wsId)]);
-      resync =
-        lastSeq > current ||
-        (oldest > 0 && lastSeq < oldest - 1) ||
-        (oldest === 0 && lastSeq < current);
-    }
+    let resync = await mustResync(this.ctx.db, room, wsId, lastSeq);
     // Set before any wait, so the tail keeps what this replay needs.
     if (!resync) conn.lastSeq = lastSeq;
     // Behind the window: bring it back to this socket (shared with all resuming now) or resync.
     if (!resync && lastSeq < tail.from) resync = !(await tail.backfill(lastSeq));
     let replayed = 0;
     await tail.sync(since);
+    // Usually loaded since the hello; a socket of an agent already here needs no load at all.
+    await view.ensure([conn.caller.agentId]);
     if (!resync) {
-      await view.ensure(tail.newest);
       const r = this.flush(conn, room, REPLAY_MAX_BUFFERED);
       replayed = r.sent;
       // A replay the client cannot absorb would close it as too slow, and it would come back
@@ -293,20 +266,7 @@ export class Gateway {
   /** Sends every ready socket of a workspace the events after its last sequence. */
   private async pump(workspaceId: string): Promise<void> {
     const room = this.rooms.get(workspaceId);
-    if (!room || room.conns.size === 0 || !room.tail.ready) return;
-    const { tail, view } = room;
-    await tail.sync(tick());
-    await view.ensure(tail.newest);
-    const conns = [...room.conns];
-    for (let i = 0; i < conns.length; i++) {
-      const conn = conns[i]!;
-      if (conn.ready && room.conns.has(conn)) this.flush(conn, room);
-      if (i % SOCKETS_PER_TURN === SOCKETS_PER_TURN - 1) await nextTurn();
-    }
-    // Keep what a socket still wants (resuming ones included); the budget bounds it anyway.
-    let keep = tail.to;
-    for (const conn of room.conns) if (conn.resuming) keep = Math.min(keep, conn.lastSeq);
-    tail.trim(keep);
+    if (room) await pumpRoom(room, (conn) => this.flush(conn, room));
   }
 
   /** Closes the sockets a revoke notice names (this node's share of it). */
@@ -344,24 +304,7 @@ export class Gateway {
   }
 
   private async beat(): Promise<void> {
-    let n = 0;
-    for (const [workspaceId, room] of [...this.rooms]) {
-      // A room nobody is in since the last beat goes (its tail is only a cache).
-      if (room.conns.size === 0) {
-        if (room.idle) this.rooms.delete(workspaceId);
-        room.idle = true;
-        continue;
-      }
-      room.idle = false;
-      for (const conn of [...room.conns]) {
-        if (!conn.alive) conn.ws.terminate();
-        else {
-          conn.alive = false;
-          conn.ws.ping();
-        }
-        if (++n % SOCKETS_PER_TURN === 0) await nextTurn();
-      }
-    }
+    await beatRooms(this.rooms);
     await this.verifySessions();
   }
 

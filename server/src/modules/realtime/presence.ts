@@ -3,19 +3,42 @@ import { connectRedis } from '../../lib/redis';
 import type { AppContext } from '../../context';
 import { setStatus } from '../agents/agent-service';
 
+/** How long an agent's connect/disconnect waits to be written with everyone else's. */
+const FLUSH_MS = 50;
+/** After a failed write (database down), the next try. */
+const RETRY_MS = 1_000;
+/** Agents per statement, well under either database's parameter limit. */
+const CHUNK = 500;
+
+/** An agent's latest change on this node: first socket opened, or last one closed. */
+type Transition = 'connected' | 'disconnected';
+
 /**
  * Tracks live console connections per agent. The agent's status (online/away/offline) is their
  * choice; losing every connection for longer than the grace period makes them offline. In a
  * cluster the per-node connection counts live in Redis with a TTL, so a node that dies stops
  * counting by itself.
+ *
+ * `agents.disconnected_at` (where the grace period starts) only changes when an agent's first
+ * socket opens or their last one closes, and those changes are written together every FLUSH_MS:
+ * a storm of thousands of reconnects is a handful of statements, not one write transaction per
+ * socket competing with push ingest for the database's write lock. Only an agent's latest
+ * transition is kept, so the row ends as that one says (one that reconnects within the interval
+ * is never marked disconnected).
  */
 export class Presence {
   private readonly local = new Map<string, number>();
   private readonly redis: Redis | null;
   private readonly ttlMs = 30_000;
   private refresh: NodeJS.Timeout | null = null;
-  /** Connection bookkeeping still writing; close() waits for it before the database goes. */
+  /** Redis publishes still in flight; close() waits for them. */
   private readonly pending = new Set<Promise<void>>();
+  private dirty = new Map<string, Transition>();
+  private timer: NodeJS.Timeout | null = null;
+  private flushing: Promise<void> | null = null;
+  private closed = false;
+  /** UPDATE statements written to `agents` so far (tests, metrics). */
+  writes = 0;
 
   constructor(private readonly ctx: AppContext) {
     this.redis = ctx.config.redisUrl
@@ -28,6 +51,7 @@ export class Presence {
     return `${this.ctx.config.redisPrefix}presence:${agentId}`;
   }
 
+  /** Issued synchronously (before the first await), so Redis sees them in call order. */
   private async publish(agentId: string): Promise<void> {
     if (!this.redis) return;
     const n = this.local.get(agentId) ?? 0;
@@ -44,41 +68,113 @@ export class Presence {
     for (const agentId of this.local.keys()) await this.publish(agentId).catch(() => undefined);
   }
 
-  connected(workspaceId: string, agentId: string): Promise<void> {
-    return this.track(this.onConnected(workspaceId, agentId));
+  private track(p: Promise<void>): void {
+    const q = p.catch(() => undefined).finally(() => this.pending.delete(q));
+    this.pending.add(q);
   }
 
-  disconnected(workspaceId: string, agentId: string): Promise<void> {
-    return this.track(this.onDisconnected(workspaceId, agentId));
+  /** Counts a socket of the agent; their first one publishes them and clears disconnected_at. */
+  connected(_workspaceId: string, agentId: string): void {
+    const n = (this.local.get(agentId) ?? 0) + 1;
+    this.local.set(agentId, n);
+    if (n > 1) return;
+    this.track(this.publish(agentId));
+    this.mark(agentId, 'connected');
   }
 
-  private track(p: Promise<void>): Promise<void> {
-    this.pending.add(p);
-    return p.finally(() => this.pending.delete(p));
+  /** Uncounts a socket; their last one here starts the grace period unless another node has them. */
+  disconnected(_workspaceId: string, agentId: string): void {
+    const n = this.local.get(agentId);
+    if (n === undefined) return;
+    if (n > 1) return void this.local.set(agentId, n - 1);
+    this.local.delete(agentId);
+    this.track(this.publish(agentId));
+    this.mark(agentId, 'disconnected');
   }
 
-  private async onConnected(_workspaceId: string, agentId: string): Promise<void> {
-    this.local.set(agentId, (this.local.get(agentId) ?? 0) + 1);
-    await this.publish(agentId).catch(() => undefined);
-    await this.ctx.db
-      .updateTable('agents')
-      .set({ disconnectedAt: null })
-      .where('id', '=', agentId)
-      .execute();
+  private mark(agentId: string, t: Transition): void {
+    this.dirty.set(agentId, t);
+    this.schedule(FLUSH_MS);
   }
 
-  private async onDisconnected(_workspaceId: string, agentId: string): Promise<void> {
-    const n = Math.max(0, (this.local.get(agentId) ?? 1) - 1);
-    if (n === 0) this.local.delete(agentId);
-    else this.local.set(agentId, n);
-    await this.publish(agentId).catch(() => undefined);
-    if (!(await this.isConnected(agentId))) {
-      await this.ctx.db
-        .updateTable('agents')
-        .set({ disconnectedAt: this.ctx.now() })
-        .where('id', '=', agentId)
-        .where('disconnectedAt', 'is', null)
-        .execute();
+  private schedule(ms: number): void {
+    if (this.timer || this.closed) return;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      void this.flush();
+    }, ms);
+  }
+
+  /** Writes every transition recorded so far (one flush at a time; errors are logged). */
+  async flush(): Promise<void> {
+    while (this.flushing) await this.flushing;
+    if (this.dirty.size === 0) return;
+    const run = this.write()
+      .catch((err: unknown) => this.ctx.log.warn({ err }, 'presence update failed'))
+      .finally(() => {
+        this.flushing = null;
+      });
+    this.flushing = run;
+    await run;
+  }
+
+  private async write(): Promise<void> {
+    const batch = this.dirty;
+    this.dirty = new Map();
+    try {
+      const ids = [...batch.keys()];
+      // Another node's connection keeps the agent connected: no grace period starts.
+      const elsewhere = new Set<string>();
+      await Promise.all(
+        ids.map(async (id) => {
+          if (batch.get(id) === 'disconnected' && (await this.isConnected(id))) elsewhere.add(id);
+        }),
+      );
+      const rows: { id: string; disconnectedAt: number | string | null }[] = [];
+      for (let i = 0; i < ids.length; i += CHUNK)
+        rows.push(
+          ...(await this.ctx.db
+            .selectFrom('agents')
+            .select(['id', 'disconnectedAt'])
+            .where('id', 'in', ids.slice(i, i + CHUNK))
+            .execute()),
+        );
+      // Only rows that differ are written: a read costs no write lock. A socket that came back
+      // during the awaits above is in `dirty` again, and the next flush writes it.
+      const clear: string[] = [];
+      const start: string[] = [];
+      for (const r of rows) {
+        if (batch.get(r.id) === 'connected') {
+          if (r.disconnectedAt !== null) clear.push(r.id);
+        } else if (r.disconnectedAt === null && !elsewhere.has(r.id) && !this.local.has(r.id))
+          start.push(r.id);
+      }
+      if (clear.length === 0 && start.length === 0) return;
+      const now = this.ctx.now();
+      await this.ctx.db.transaction().execute(async (tx) => {
+        for (let i = 0; i < clear.length; i += CHUNK) {
+          this.writes++;
+          await tx
+            .updateTable('agents')
+            .set({ disconnectedAt: null })
+            .where('id', 'in', clear.slice(i, i + CHUNK))
+            .execute();
+        }
+        for (let i = 0; i < start.length; i += CHUNK) {
+          this.writes++;
+          await tx
+            .updateTable('agents')
+            .set({ disconnectedAt: now })
+            .where('id', 'in', start.slice(i, i + CHUNK))
+            .where('disconnectedAt', 'is', null)
+            .execute();
+        }
+      });
+    } catch (err) {
+      // Retried later, unless a newer transition of the same agent replaced it meanwhile.
+      for (const [id, t] of batch) if (!this.dirty.has(id)) this.dirty.set(id, t);
+      this.schedule(RETRY_MS);
+      throw err;
     }
   }
 
@@ -113,9 +209,14 @@ export class Presence {
     }
   }
 
+  /** Stops the timers and writes what is still pending before the database goes. */
   async close(): Promise<void> {
+    this.closed = true;
     if (this.refresh) clearInterval(this.refresh);
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
     await Promise.allSettled([...this.pending]);
+    await this.flush();
     if (this.redis) {
       for (const agentId of this.local.keys())
         await this.redis.hdel(this.key(agentId), this.ctx.config.nodeId).catch(() => undefined);

@@ -15,11 +15,16 @@ export function tick(): number {
 /** One event, serialized once for every socket: a complete WebSocket text frame. */
 export interface WireFrame {
   seq: number;
+  /** The event's name (`agent.access_changed` frames make the visibility view reload an agent). */
+  name: string;
   channelId: string | null;
   agentId: string | null;
   /** Header and JSON payload in one buffer, written as is to each socket that may see it. */
   wire: Buffer;
-  /** `tick()` when the read that fetched it returned: a view must be loaded after this. */
+  /**
+   * `tick()` when the read that fetched it returned: the event committed before this, so an
+   * access load stamped later sees everything committed with it.
+   */
   readAt: number;
 }
 
@@ -52,6 +57,7 @@ export function wireFrameOf(ev: StoredEvent, readAt: number): WireFrame {
   const payload = Buffer.from(JSON.stringify(frameOf(ev)), 'utf8');
   return {
     seq: ev.seq,
+    name: ev.event.name,
     channelId: ev.channelId,
     agentId: ev.agentId,
     wire: Buffer.concat([textHeader(payload.length), payload]),
@@ -73,8 +79,12 @@ export class StreamTail {
   private syncing: { stamp: number; promise: Promise<void> } | null = null;
   private filling: Promise<boolean> | null = null;
   private started = false;
-  /** The newest `readAt` of any frame held: a view loaded after it may judge them all. */
-  newest = 0;
+  /**
+   * Told of every frame appended at the new end, synchronously, in sequence order. Not of frames
+   * a back-fill prepends: those were told before (and trimmed since) or committed before the
+   * window opened. The visibility view listens for `agent.access_changed` here.
+   */
+  onAppend: ((frame: WireFrame) => void) | null = null;
 
   /** Every event after `from` (and up to `to`) is held; meaningless until `start`. */
   from = 0;
@@ -151,7 +161,7 @@ export class StreamTail {
   private push(frame: WireFrame): void {
     this.frames.push(frame);
     this.bytes += frame.wire.length;
-    this.newest = Math.max(this.newest, frame.readAt);
+    this.onAppend?.(frame);
   }
 
   /**
@@ -197,7 +207,6 @@ export class StreamTail {
     }
     this.frames = [...got, ...this.frames];
     this.bytes += bytes;
-    for (const f of got) this.newest = Math.max(this.newest, f.readAt);
     this.from = seq;
     return true;
   }
