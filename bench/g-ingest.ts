@@ -159,7 +159,8 @@ async function overload(s: BenchStack, rawUrl: string, capacity: number): Promis
   detail(
     `offered ${rate}/s (3 × ${fmt(capacity)}) for ${OVERLOAD_S} s, open loop, 5 s client timeout, no retries, ${DIALECT}: ` +
       `${r.ok} success, answers ${JSON.stringify(r.statuses)}, p50 ${fmt(r.latency.p50)} ms, p99 ${fmt(r.latency.p99)} ms, ` +
-      `max ${fmt(r.latency.max)} ms; stored but refused ${refusedButStored}; acknowledged but not stored ${lost}`,
+      `max ${fmt(r.latency.max)} ms, held by answer ${JSON.stringify(r.heldBy)}, generator's worst send lag ${fmt(r.maxSendLagMs)} ms; ` +
+      `stored but refused ${refusedButStored}; acknowledged but not stored ${lost}`,
   );
   const line = goalLine({
     name: 'G2 overload',

@@ -1,7 +1,9 @@
 import type { FastifyInstance } from 'fastify';
-import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
+import path from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { buildApp } from '../server/src/app';
 import { loadConfig } from '../server/src/config';
+import { listenKefu } from '../server/src/http/listen';
 import { createWorkspace } from '../server/src/modules/admin/workspace-service';
 import { serve } from './ipc';
 import { rssOf } from './lib';
@@ -13,15 +15,16 @@ import { rssOf } from './lib';
  */
 let app: FastifyInstance | undefined;
 let url = '';
-let loop: IntervalHistogram | undefined;
+let loop: ReturnType<typeof monitorEventLoopDelay> | undefined;
 
 const ms = (ns: number) => ns / 1e6;
 
 serve({
   async listen() {
     const config = loadConfig();
-    app = await buildApp(config, { logger: false });
-    url = await app.listen({ port: 0, host: '127.0.0.1' });
+    // Logging as in production (level from KEFU_LOG_LEVEL, default info), to a file.
+    app = await buildApp(config, { logFile: path.join(config.dataDir, 'kefu.log') });
+    url = await listenKefu(app, { port: 0, host: '127.0.0.1' });
     return { url, pid: process.pid };
   },
   async createWorkspace(a: { name: string; login: string; password: string }) {

@@ -62,6 +62,8 @@ export interface RunResult {
   errors: number;
   /** Requests whose answer came (or did not come) more than 4 s after their intended time. */
   heldOver4s: number;
+  /** The held ones by how they ended (status, `timeout` or `error`). */
+  heldBy: Record<string, number>;
   /** Every request, failures included (a timeout counts as its timeout). */
   latency: Summary;
   /** How late the generator itself sent, at worst: its own lag, not the server's. */
@@ -83,12 +85,16 @@ class Tally {
   timeouts = 0;
   errors = 0;
   held = 0;
+  readonly heldBy: Record<string, number> = {};
   constructor(readonly fate: Int8Array) {}
 
   add(i: number, spec: RequestSpec, o: Outcome, ms: number): void {
     this.lat.record(ms);
-    if (ms > 4000) this.held++;
     const key = o.error === 'timeout' ? 'timeout' : o.error ? 'error' : String(o.status);
+    if (ms > 4000) {
+      this.held++;
+      this.heldBy[key] = (this.heldBy[key] ?? 0) + 1;
+    }
     this.statuses[key] = (this.statuses[key] ?? 0) + 1;
     if (o.error === 'timeout') this.timeouts++;
     else if (o.error) this.errors++;
@@ -105,6 +111,7 @@ class Tally {
       timeouts: this.timeouts,
       errors: this.errors,
       heldOver4s: this.held,
+      heldBy: this.heldBy,
       latency: this.lat.summary(),
       maxSendLagMs,
       elapsedMs,

@@ -74,7 +74,8 @@ export async function startBenchStack(opts: StackOptions): Promise<BenchStack> {
     KEFU_PASSWORD_COST: '14',
     // The production admission bound (the test harness raises it for loaded test machines).
     KEFU_PUSH_MAX_WAIT_MS: '3000',
-    KEFU_LOG_LEVEL: 'error',
+    KEFU_PUSH_SHED_BUSY: '0.9',
+    KEFU_LOG_LEVEL: 'info',
     ...opts.env,
   });
   const kefu = await startWorker('kefu-server.ts', { env, nodeArgs: opts.nodeArgs ?? [] });

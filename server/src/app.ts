@@ -1,11 +1,13 @@
 import fastifyStatic from '@fastify/static';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { existsSync } from 'node:fs';
+import type { Server as NetServer } from 'node:net';
 import path from 'node:path';
 import type { Config } from './config';
 import { makeTransact, type AppContext } from './context';
 import { openDatabase, type DbHandle } from './db/index';
 import { registerErrorHandler } from './http/errors';
+import { PushGate } from './http/push-gate';
 import { registerSecurityHeaders } from './http/security-headers';
 import { serializeRequest } from './http/log-redact';
 import { buildOpenApi } from './http/openapi';
@@ -37,6 +39,8 @@ export interface BuildOptions {
   workers?: boolean;
   adapters?: Record<string, ChannelAdapter>;
   logger?: boolean;
+  /** Write the log to this file instead of stdout (benchmarks keep production logging). */
+  logFile?: string;
 }
 
 export interface Kefu {
@@ -46,6 +50,8 @@ export interface Kefu {
   presence: Presence;
   db: DbHandle;
   reminders: WebPushReminders;
+  /** Extra listening sockets on the same port (http/listen.ts), closed with the app. */
+  acceptors: NetServer[];
 }
 
 declare module 'fastify' {
@@ -56,11 +62,17 @@ declare module 'fastify' {
 
 /** Builds the whole service as a Fastify instance; it never listens (main.ts and tests do). */
 export async function buildApp(config: Config, opts: BuildOptions = {}): Promise<FastifyInstance> {
+  const gate = new PushGate(config.pushMaxWaitMs, config.pushShedBusy);
   const app = Fastify({
+    serverFactory: gate.factory,
     logger:
       opts.logger === false
         ? false
-        : { level: config.logLevel, serializers: { req: serializeRequest } },
+        : {
+            level: config.logLevel,
+            serializers: { req: serializeRequest },
+            ...(opts.logFile ? { file: opts.logFile } : {}),
+          },
     bodyLimit: 1024 * 1024,
     trustProxy: config.trustProxy,
   });
@@ -102,6 +114,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   };
   const ctx: AppContext = { ...limited, transact: makeTransact(limited) };
   const ingest = new IngestWriter(ctx);
+  gate.attach(ingest, app.log);
   const tokenStore = redis
     ? new RedisTokenStore(redis, config.redisPrefix, config.nodeId)
     : undefined;
@@ -116,14 +129,15 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   const reminders = new WebPushReminders(ctx, presence);
   const workers = new Workers(ctx, presence, gateway, reminders);
   bus.subscribe((workspaceId) => workers.kickReminders(workspaceId));
-  app.decorate('kefu', { ctx, workers, gateway, presence, db, reminders });
+  const acceptors: NetServer[] = [];
+  app.decorate('kefu', { ctx, workers, gateway, presence, db, reminders, acceptors });
 
   app.addContentTypeParser(
     ['image/png', 'image/jpeg', 'image/gif', 'application/octet-stream'],
     { parseAs: 'buffer', bodyLimit: 3 * 1024 * 1024 },
     (_r, body, done) => done(null, body),
   );
-  registerErrorHandler(app);
+  registerErrorHandler(app, gate);
   registerSecurityHeaders(app);
   registerWechatPush(app, ctx, ingest);
   registerAgentRoutes(app, ctx);
@@ -163,10 +177,14 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   // Upgraded sockets hold the HTTP server open: end them before Fastify waits for it to close,
   // or `close()` (and so a SIGTERM shutdown) hangs while any console is connected.
   app.addHook('preClose', async () => {
+    for (const a of acceptors) a.close();
     await gateway.close();
   });
   // Pushes already taken are committed (and answered) before the database closes.
-  app.addHook('onClose', () => ingest.drain());
+  app.addHook('onClose', async () => {
+    await ingest.drain();
+    gate.close();
+  });
   app.addHook('onClose', async () => {
     await workers.stop();
     await presence.close();

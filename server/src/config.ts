@@ -43,6 +43,11 @@ const schema = z.object({
    * 503, and one that waited this long is dropped uncommitted: WeChat gives up at 5 s and retries.
    */
   pushMaxWaitMs: z.coerce.number().int().min(100).default(3000),
+  /**
+   * Event-loop utilization (0.5–1) past which, with pushes queueing, fewer pushes are let in
+   * (http/push-limit.ts); 1 turns that off.
+   */
+  pushShedBusy: z.coerce.number().min(0.5).max(1).default(0.9),
   /** PostgreSQL: push writers running side by side (SQLite always has one). */
   pushWriters: z.coerce.number().int().min(1).max(32).default(4),
   /** Pushes committed together in one transaction, at most. */
@@ -89,6 +94,7 @@ const ENV: Record<string, keyof ConfigInput> = {
   KEFU_LOG_LEVEL: 'logLevel',
   KEFU_PUSH_MAX_AGE_SECONDS: 'pushMaxAgeSeconds',
   KEFU_PUSH_MAX_WAIT_MS: 'pushMaxWaitMs',
+  KEFU_PUSH_SHED_BUSY: 'pushShedBusy',
   KEFU_PUSH_BATCH_MAX: 'pushBatchMax',
   KEFU_PUSH_WRITERS: 'pushWriters',
   KEFU_SQLITE_BUSY_MS: 'sqliteBusyMs',

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { buildApp } from './app';
 import { loadConfig } from './config';
+import { listenKefu } from './http/listen';
 import type { AppContext } from './context';
 import { createChannel } from './modules/admin/channel-service';
 import { createQuickReply } from './modules/admin/settings-service';
@@ -130,7 +131,7 @@ export async function runDemo(): Promise<void> {
   const ctx = app.kefu.ctx;
   const channelId = await ensureDemoData(ctx, simUrl);
   const channel = await loadChannel(ctx, channelId);
-  await app.listen({ port: config.port, host: config.host });
+  await listenKefu(app, { port: config.port, host: config.host });
   const bound = app.server.address() as AddressInfo;
   const kefuUrl = `http://${urlHost(bound.address)}:${bound.port}`;
   sim.addApp({

@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { buildApp } from './app';
 import { loadConfig } from './config';
+import { listenKefu } from './http/listen';
 import { openDatabase } from './db/index';
 import { runDemo } from './demo';
 import { createWorkspace } from './modules/admin/workspace-service';
@@ -23,12 +24,25 @@ async function start(): Promise<void> {
   };
   process.once('SIGINT', () => void stop('SIGINT'));
   process.once('SIGTERM', () => void stop('SIGTERM'));
-  const url = await app.listen({ port: config.port, host: config.host });
+  const url = await listenKefu(app, { port: config.port, host: config.host });
   // One plain line that scripts (and the crash test) can wait for.
   console.log(`Kefu listening on ${url}`);
 }
 
+/** Node 24 LTS or newer: older lines are past their end of life, and Kefu uses what 24 has. */
+const NODE_MAJOR = 24;
+
 async function main(): Promise<void> {
+  const major = Number(process.versions.node.split('.')[0]);
+  if (major < NODE_MAJOR) {
+    console.error(
+      `Kefu needs Node.js ${NODE_MAJOR} or newer; this is ${process.version}. ` +
+        `Install Node.js ${NODE_MAJOR} LTS (for example \`npm install --prefix ~/.node24 node@${NODE_MAJOR}\` ` +
+        'and put ~/.node24/node_modules/.bin first on PATH), then run this again.',
+    );
+    process.exitCode = 1;
+    return;
+  }
   const [command, ...rest] = process.argv.slice(2);
   switch (command) {
     case 'start':

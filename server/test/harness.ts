@@ -43,6 +43,8 @@ export function testConfig(
       // A loaded test machine can make a burst wait seconds: tests are about what is stored, so
       // only the admission tests (fault-sqlite) use the 3 s production bound.
       pushMaxWaitMs: 60_000,
+      // Nor shed pushes because a test machine's loop is busy (push-gate.test.ts turns it on).
+      pushShedBusy: 1,
       ...extra,
     },
   );

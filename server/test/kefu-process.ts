@@ -41,6 +41,7 @@ export function kefuEnv(config: Config, extra: Record<string, string> = {}): Nod
     KEFU_SECRET_KEY: config.secretKey,
     // As in-process tests: a loaded machine may hold a burst for seconds (see harness.ts).
     KEFU_PUSH_MAX_WAIT_MS: String(config.pushMaxWaitMs),
+    KEFU_PUSH_SHED_BUSY: String(config.pushShedBusy),
     KEFU_WECHAT_API_BASE: config.wechatApiBase,
     KEFU_ALLOWED_OUTBOUND: config.allowedOutboundBases.join(','),
     KEFU_OUTBOX_POLL_MS: String(config.outboxPollMs),

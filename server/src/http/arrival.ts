@@ -1,4 +1,4 @@
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
 import type { Socket } from 'node:net';
 
 /**
@@ -10,8 +10,10 @@ import type { Socket } from 'node:net';
  */
 const ACCEPTED = Symbol('kefu.acceptedAt');
 const REQUESTS = Symbol('kefu.requests');
+const ARRIVED = Symbol('kefu.arrivedAt');
 
 type Marked = Socket & { [ACCEPTED]?: number; [REQUESTS]?: number };
+type MarkedRequest = IncomingMessage & { [ARRIVED]?: number | null };
 
 /** Stamps each accepted connection with its accept time. */
 export function trackArrivals(server: Server): void {
@@ -20,12 +22,17 @@ export function trackArrivals(server: Server): void {
   });
 }
 
-/** The accept time (performance.now()) if this is the connection's first request. */
-export function arrivalOf(socket: Socket | undefined): number | undefined {
-  const s: Marked | undefined = socket;
-  const accepted = s?.[ACCEPTED];
-  if (!s || accepted === undefined) return undefined;
+/**
+ * The accept time (performance.now()) if `req` is its connection's first request, else
+ * undefined. Asked again for the same request, it gives the same answer.
+ */
+export function arrivalOf(req: IncomingMessage): number | undefined {
+  const r: MarkedRequest = req;
+  if (r[ARRIVED] !== undefined) return r[ARRIVED] ?? undefined;
+  const s: Marked = req.socket;
+  const accepted = s[ACCEPTED];
   const n = (s[REQUESTS] ?? 0) + 1;
   s[REQUESTS] = n;
-  return n === 1 ? accepted : undefined;
+  r[ARRIVED] = n === 1 && accepted !== undefined ? accepted : null;
+  return r[ARRIVED] ?? undefined;
 }

@@ -1,10 +1,14 @@
 import type { ErrorBody } from '@kefu/shared';
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { AppError } from '../errors';
+import type { PushGate } from './push-gate';
 import { redactUrl } from './log-redact';
 
-/** One error handler: AppError → its status and `{ code, message }`; anything else → 500, logged. */
-export function registerErrorHandler(app: FastifyInstance): void {
+/**
+ * One error handler: AppError → its status and `{ code, message }`; anything else → 500, logged.
+ * A refused push (overload) is expected under load: the gate counts it into one summary line.
+ */
+export function registerErrorHandler(app: FastifyInstance, gate: PushGate): void {
   app.setErrorHandler((err: FastifyError | AppError | Error, req, reply) => {
     if (err instanceof AppError) {
       const body: ErrorBody = {
@@ -12,7 +16,11 @@ export function registerErrorHandler(app: FastifyInstance): void {
         message: err.message,
         ...(err.details ? { details: err.details } : {}),
       };
-      if (err.status >= 500) req.log.error({ err }, 'request failed');
+      if (err.code === 'PUSH_OVERLOADED') gate.count(Number(err.details?.expectedWaitMs ?? 0));
+      else if (err.status >= 500) req.log.error({ err }, 'request failed');
+      // Both mean "soon, not now": WeChat retries anyway, an API client may wait a second.
+      if (err.code === 'PUSH_OVERLOADED' || err.code === 'DB_BUSY')
+        void reply.header('retry-after', '1');
       else if (err.code.startsWith('WECHAT_'))
         req.log.warn({ code: err.code, url: redactUrl(req.url) }, 'push refused');
       return reply.code(err.status).send(body);

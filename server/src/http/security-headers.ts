@@ -23,7 +23,8 @@ export const CONSOLE_CSP = [
   "object-src 'none'",
 ].join('; ');
 
-const HEADERS: Record<string, string> = {
+/** The headers every response carries. */
+export const SECURITY_HEADERS: Record<string, string> = {
   'x-frame-options': 'DENY',
   'x-content-type-options': 'nosniff',
   'referrer-policy': 'same-origin',
@@ -37,7 +38,7 @@ export function registerSecurityHeaders(app: FastifyInstance): void {
   app.addHook('onSend', async (_req, reply, payload) => {
     if (!reply.hasHeader('content-security-policy'))
       void reply.header('content-security-policy', CONSOLE_CSP);
-    for (const [name, value] of Object.entries(HEADERS))
+    for (const [name, value] of Object.entries(SECURITY_HEADERS))
       if (!reply.hasHeader(name)) void reply.header(name, value);
     return payload;
   });

@@ -76,8 +76,11 @@ export function registerWechatPush(
         return reply.type('text/plain').send(body);
       },
     );
+    // One push is not worth two info lines (at a thousand a second they would drown the log):
+    // its failures are logged as warnings, refusals under load as a periodic summary.
     scope.post<{ Params: { channelId: string }; Querystring: Record<string, string> }>(
       '/wechat/:channelId',
+      { logLevel: 'warn' },
       async (req, reply) => {
         const raw = typeof req.body === 'string' ? req.body : '';
         if (!raw) throw new AppError('WECHAT_BAD_PAYLOAD', 'Empty push body');
@@ -95,7 +98,7 @@ export function registerWechatPush(
           socket.off('end', hangUp);
           hangUp();
         });
-        const arrivedAt = arrivalOf(socket);
+        const arrivedAt = arrivalOf(req.raw);
         const body = await handle(
           'POST',
           req.params.channelId,
