@@ -107,6 +107,9 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   // refresh), and so are the sign-in and reply limits (N nodes must not allow N times as many).
   const redis = config.redisUrl ? connectRedis(config.redisUrl, app.log, 'shared') : null;
   const channels = new ChannelCache((id) => loadChannel(ctx, id));
+  // A channel edited on any node is dropped from every node's cache at once.
+  channels.announceWith((id) => bus.channelChanged(id));
+  bus.onChannelChanged((id) => channels.forget(id));
   const limited = {
     ...base,
     channels,

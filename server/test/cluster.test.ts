@@ -14,6 +14,7 @@ describe.runIf(DIALECTS.includes('postgres'))('cluster: two nodes on PostgreSQL 
   let urls: string[] = [];
   let owner: ApiClient;
   let appId = '';
+  let channelId = '';
 
   beforeAll(async () => {
     sim = await createSim();
@@ -27,7 +28,7 @@ describe.runIf(DIALECTS.includes('postgres'))('cluster: two nodes on PostgreSQL 
       token: 'clustertoken',
       encodingAesKey: 'k'.repeat(43),
     };
-    const channel = await owner.post('/api/channels', {
+    const channel = await owner.post<{ id: string }>('/api/channels', {
       name: 'Cluster app',
       appId,
       originalId: 'gh_cluster',
@@ -36,6 +37,7 @@ describe.runIf(DIALECTS.includes('postgres'))('cluster: two nodes on PostgreSQL 
       apiBase: simUrl,
       ...secrets,
     });
+    channelId = channel.id;
     // WeChat pushes to node B; agents work on node A.
     sim.addApp({
       appId,
@@ -86,5 +88,16 @@ describe.runIf(DIALECTS.includes('postgres'))('cluster: two nodes on PostgreSQL 
     // Presence is shared: a socket on node A keeps the agent present for node B's sweep.
     expect(await nodes[1]!.kefu.presence.isConnected(onA.agentId)).toBe(true);
     await rt.close();
+  });
+
+  it("a channel edited on one node is dropped from the other node's cache at once", async () => {
+    const cacheB = nodes[1]!.kefu.ctx.channels;
+    expect((await cacheB.get(channelId)).secrets.token).toBe('clustertoken');
+    expect(cacheB.holds(channelId)).toBe(true);
+    await owner.patch(`/api/channels/${channelId}`, { token: 'clustertoken2' });
+    // Not by its TTL: an entry is held until dropped, expired or not, and nothing read it since.
+    await waitFor(() => !cacheB.holds(channelId), 10_000, "node B's cache to drop the channel");
+    expect((await cacheB.get(channelId)).secrets.token).toBe('clustertoken2');
+    await owner.patch(`/api/channels/${channelId}`, { token: 'clustertoken' });
   });
 });

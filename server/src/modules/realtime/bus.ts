@@ -13,10 +13,16 @@ export interface BusHealth {
   onHealth(fn: Listener<boolean>): void;
 }
 
-/** Fans "workspace X has new events" and "close these sockets" out to every node's gateway. */
+/**
+ * Fans "workspace X has new events" and "close these sockets" out to every node's gateway, and
+ * "channel C changed" to every node's channel cache.
+ */
 export interface EventBus extends EventNotifier, BusHealth {
   subscribe(fn: Listener<string>): void;
   onRevoke(fn: Listener<RevokeNotice>): void;
+  /** Tells every node (this one included) that a channel's row changed. */
+  channelChanged(channelId: string): void;
+  onChannelChanged(fn: Listener<string>): void;
   close(): Promise<void>;
 }
 
@@ -51,8 +57,15 @@ export class MemoryBus implements EventBus {
   readonly up = true;
   private readonly listeners: Listener<string>[] = [];
   private readonly revokers: Listener<RevokeNotice>[] = [];
+  private readonly channelWatchers: Listener<string>[] = [];
   notify(workspaceId: string): void {
     callAll(this.listeners, workspaceId);
+  }
+  channelChanged(channelId: string): void {
+    callAll(this.channelWatchers, channelId);
+  }
+  onChannelChanged(fn: Listener<string>): void {
+    this.channelWatchers.push(fn);
   }
   revoke(notice: RevokeNotice): void {
     callAll(this.revokers, notice);
@@ -89,8 +102,10 @@ export class RedisBus implements EventBus {
   private readonly sub: Redis;
   private readonly channel: string;
   private readonly revokeChannel: string;
+  private readonly channelsChannel: string;
   private readonly listeners: Listener<string>[] = [];
   private readonly revokers: Listener<RevokeNotice>[] = [];
+  private readonly channelWatchers: Listener<string>[] = [];
   private readonly watchers: Listener<boolean>[] = [];
   private pubReady = false;
   private subReady = false;
@@ -108,19 +123,21 @@ export class RedisBus implements EventBus {
     this.sub = connectRedis(url, log, 'bus-subscriber', { maxRetriesPerRequest: null });
     this.channel = `${prefix}events`;
     this.revokeChannel = `${prefix}revoke`;
+    this.channelsChannel = `${prefix}channels`;
     this.pub.on('ready', () => this.set({ pub: true }));
     this.pub.on('close', () => this.set({ pub: false }));
     // 'ready' comes before ioredis re-subscribes: the bus is up only once SUBSCRIBE answered
     // (subscribing twice to a channel is a no-op).
     this.sub.on('ready', () => {
       this.sub
-        .subscribe(this.channel, this.revokeChannel)
+        .subscribe(this.channel, this.revokeChannel, this.channelsChannel)
         .then(() => this.set({ sub: true }))
         .catch(() => undefined);
     });
     this.sub.on('close', () => this.set({ sub: false }));
     this.sub.on('message', (ch: string, message: string) => {
       if (ch === this.channel) return this.callAll(this.listeners, message);
+      if (ch === this.channelsChannel) return this.callAll(this.channelWatchers, message);
       if (ch !== this.revokeChannel) return;
       let notice: RevokeNotice;
       try {
@@ -183,6 +200,15 @@ export class RedisBus implements EventBus {
 
   onRevoke(fn: Listener<RevokeNotice>): void {
     this.revokers.push(fn);
+  }
+
+  /** Lost while Redis is down: the other nodes' caches drop the entry at their TTL instead. */
+  channelChanged(channelId: string): void {
+    this.pub.publish(this.channelsChannel, channelId).catch(() => undefined);
+  }
+
+  onChannelChanged(fn: Listener<string>): void {
+    this.channelWatchers.push(fn);
   }
 
   async ready(): Promise<void> {
