@@ -33,7 +33,7 @@ export const mySettingsBody = z.object({
   capacity: z.number().int().min(1).max(100).optional(),
   notifications: z.boolean().optional(),
   /** Which of my bound channels I serve now. */
-  servingChannelIds: z.array(z.string()).optional(),
+  servingChannelIds: z.array(z.string().max(64)).max(500).optional(),
 });
 
 export const listConversationsQuery = z.object({

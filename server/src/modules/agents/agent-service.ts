@@ -262,15 +262,14 @@ export async function updateMySettings(
     servingChannelIds?: string[] | undefined;
   },
 ): Promise<Agent> {
-  await ctx.db
-    .updateTable('agents')
-    .set({
-      ...(input.autoAccept !== undefined ? { autoAccept: input.autoAccept ? 1 : 0 } : {}),
-      ...(input.capacity !== undefined ? { capacity: input.capacity } : {}),
-      ...(input.notifications !== undefined ? { notifications: input.notifications ? 1 : 0 } : {}),
-    })
-    .where('id', '=', agentId)
-    .execute();
+  const changes = {
+    ...(input.autoAccept !== undefined ? { autoAccept: input.autoAccept ? 1 : 0 } : {}),
+    ...(input.capacity !== undefined ? { capacity: input.capacity } : {}),
+    ...(input.notifications !== undefined ? { notifications: input.notifications ? 1 : 0 } : {}),
+  };
+  // A body with only servingChannelIds has nothing for this row (an empty SET is an error).
+  if (Object.keys(changes).length > 0)
+    await ctx.db.updateTable('agents').set(changes).where('id', '=', agentId).execute();
   if (input.servingChannelIds) {
     const serving = input.servingChannelIds;
     const bound = await ctx.db
