@@ -87,7 +87,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   });
   const bus: EventBus = config.redisUrl
     ? new RedisBus(config.redisUrl, config.redisPrefix, app.log)
-    : new MemoryBus();
+    : new MemoryBus(app.log);
   const kicks = {
     outbox: () => workers.kickOutbox(),
     assignment: (w: string, c: string) => workers.kickAssignment(w, c),

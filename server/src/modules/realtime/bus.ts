@@ -38,11 +38,7 @@ function hasHealth(n: EventNotifier | (EventNotifier & BusHealth)): n is EventNo
 const ALWAYS_UP: BusHealth = { up: true, onHealth: () => undefined };
 
 /** A listener that throws must not break delivery to the others, nor the Redis client. */
-function callAll<T>(
-  listeners: Listener<T>[],
-  value: T,
-  onError: (err: unknown) => void = (err) => console.error('event bus listener failed', err),
-): void {
+function callAll<T>(listeners: Listener<T>[], value: T, onError: (err: unknown) => void): void {
   for (const fn of listeners) {
     try {
       fn(value);
@@ -55,20 +51,22 @@ function callAll<T>(
 /** One process: a direct call. */
 export class MemoryBus implements EventBus {
   readonly up = true;
+  constructor(private readonly log: Pick<FastifyBaseLogger, 'error'>) {}
+  private readonly failed = (err: unknown) => this.log.error({ err }, 'event bus listener failed');
   private readonly listeners: Listener<string>[] = [];
   private readonly revokers: Listener<RevokeNotice>[] = [];
   private readonly channelWatchers: Listener<string>[] = [];
   notify(workspaceId: string): void {
-    callAll(this.listeners, workspaceId);
+    callAll(this.listeners, workspaceId, this.failed);
   }
   channelChanged(channelId: string): void {
-    callAll(this.channelWatchers, channelId);
+    callAll(this.channelWatchers, channelId, this.failed);
   }
   onChannelChanged(fn: Listener<string>): void {
     this.channelWatchers.push(fn);
   }
   revoke(notice: RevokeNotice): void {
-    callAll(this.revokers, notice);
+    callAll(this.revokers, notice, this.failed);
   }
   subscribe(fn: Listener<string>): void {
     this.listeners.push(fn);
