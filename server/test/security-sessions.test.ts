@@ -77,7 +77,9 @@ describe.each(DIALECTS)('sign-in protection (%s)', (dialect) => {
         expect(await attempt(s.url, l, `pw${i}`, '198.19.0.1')).toBe(401);
     expect(await attempt(s.url, logins[5]!, 'right-pass-1', '198.19.0.1')).toBe(429);
     expect(await attempt(s.url, logins[5]!, 'right-pass-1', '198.19.0.2')).toBe(200);
-  });
+    // 150 sequential sign-ins, each a real scrypt: on a loaded machine (the suite run twice in
+    // parallel) that took over 30 s. The test is about counts, not speed.
+  }, 120_000);
 
   it('does one scrypt derivation for unknown logins and disabled agents too', async () => {
     const login = await agentLogin('timing');
