@@ -70,6 +70,7 @@ Environment:
   KEFU_BENCH_HISTORY_ROWS=N     G8 conversation size (default 1000000; the goal says 10M)
   KEFU_BENCH_IDLE_SOCKETS=N     G6 sockets (default 10000)
   KEFU_BENCH_STORM_SOCKETS=N    G7 sockets (default 5000)
+  KEFU_BENCH_SQLITE_SYNC_FULL=1 Kefu with KEFU_SQLITE_SYNC_FULL (an fsync per commit)
   KEFU_BENCH_VERBOSE=1          show the child processes' output
 `;
 

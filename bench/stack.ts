@@ -76,6 +76,7 @@ export async function startBenchStack(opts: StackOptions): Promise<BenchStack> {
     KEFU_PUSH_MAX_WAIT_MS: '3000',
     KEFU_PUSH_SHED_BUSY: '0.9',
     KEFU_LOG_LEVEL: 'info',
+    ...(process.env.KEFU_BENCH_SQLITE_SYNC_FULL === '1' ? { KEFU_SQLITE_SYNC_FULL: '1' } : {}),
     ...opts.env,
   });
   const kefu = await startWorker('kefu-server.ts', { env, nodeArgs: opts.nodeArgs ?? [] });
