@@ -123,6 +123,49 @@ describe('PushGate in front of Fastify', () => {
   });
 });
 
+describe('hostile clients at the gate and the extra listening sockets', () => {
+  it('garbage, half-sent bodies and hang-ups on any listening socket leave the server answering', async () => {
+    const { config, cleanup } = testConfig('sqlite', { pushMaxWaitMs: 100 });
+    const app = await buildApp(config, { logger: false, workers: false });
+    onTestFinished(cleanup);
+    onTestFinished(() => app.close());
+    const url = await listenKefu(app, { port: 0, host: '127.0.0.1' });
+    const { port } = new URL(url);
+    const raw = (bytes: string, end: boolean) =>
+      new Promise<void>((resolve) => {
+        const sock = net.connect(Number(port), '127.0.0.1', () => {
+          sock.write(bytes);
+          if (end) sock.end();
+          else setTimeout(() => sock.destroy(), 50);
+        });
+        sock.on('error', () => resolve());
+        sock.on('close', () => resolve());
+        sock.resume();
+      });
+    // Fresh connections land on any of the listening sockets; each kind many times over.
+    await Promise.all(
+      Array.from(
+        { length: 40 },
+        (_, i) =>
+          [
+            raw('\x00\xff garbage \r\n\r\n', true),
+            raw(
+              `POST /wechat/${'x'.repeat(i * 50)} HTTP/1.1\r\nHost: a\r\nContent-Length: 99999\r\n\r\n<xml>`,
+              false,
+            ),
+            raw(
+              'POST /wechat/c HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n',
+              true,
+            ),
+            raw('GET /wechat/c?echostr=' + '%'.repeat(300) + ' HTTP/1.1\r\nHost: a\r\n\r\n', true),
+          ][i % 4]!,
+      ),
+    );
+    const health = await fetch(`${url}/api/health`);
+    expect(((await health.json()) as { ok?: boolean }).ok).toBe(true);
+  });
+});
+
 describe('listenKefu', () => {
   it('accepts a burst of connections on every listening socket and frees the port on close', async () => {
     const { config, cleanup } = testConfig('sqlite');
