@@ -54,17 +54,21 @@ export interface AppContext {
  */
 export function makeTransact(ctx: Omit<AppContext, 'transact'>): AppContext['transact'] {
   return (fn) =>
-    inTransaction(ctx.db, async (tx, after) => {
-      const pending: { workspaceId: string; audience: Audience; event: RealtimeEvent }[] = [];
-      const result = await fn({
-        tx,
-        after,
-        emit: async (workspaceId, audience, event) => {
-          pending.push({ workspaceId, audience, event });
-        },
-      });
-      for (const [workspaceId, events] of byWorkspace(pending))
-        await appendEvents(tx, after, ctx.notifier, workspaceId, events, ctx.now());
-      return result;
-    });
+    inTransaction(
+      ctx.db,
+      async (tx, after) => {
+        const pending: { workspaceId: string; audience: Audience; event: RealtimeEvent }[] = [];
+        const result = await fn({
+          tx,
+          after,
+          emit: async (workspaceId, audience, event) => {
+            pending.push({ workspaceId, audience, event });
+          },
+        });
+        for (const [workspaceId, events] of byWorkspace(pending))
+          await appendEvents(tx, after, ctx.notifier, workspaceId, events, ctx.now());
+        return result;
+      },
+      (err) => ctx.log.error({ err }, 'after-commit hook failed'),
+    );
 }

@@ -5,11 +5,14 @@ export type AfterCommit = (fn: () => void | Promise<void>) => void;
 
 /**
  * Runs `fn` in a transaction and, only once it has committed, the callbacks it registered with
- * `after`. A rollback drops them, so nothing is announced that did not happen.
+ * `after`. A rollback drops them, so nothing is announced that did not happen. A failing
+ * callback is reported to `onHookError` (the app's logger) and does not stop the others: the
+ * transaction has committed either way.
  */
 export async function inTransaction<T>(
   db: Db,
   fn: (tx: Tx, after: AfterCommit) => Promise<T>,
+  onHookError: (err: unknown) => void,
 ): Promise<T> {
   const hooks: (() => void | Promise<void>)[] = [];
   const result = await db.transaction().execute((tx) => fn(tx, (h) => hooks.push(h)));
@@ -17,7 +20,7 @@ export async function inTransaction<T>(
     try {
       await hook();
     } catch (err) {
-      console.error('after-commit hook failed', err);
+      onHookError(err);
     }
   }
   return result;
