@@ -150,6 +150,10 @@ describe.each(DIALECTS)('realtime stream (%s)', (dialect) => {
     );
     await g.post(`/api/conversations/${conv.id}/accept`);
     await rt.close();
+    // Presence writes its transitions in batches: once the server has seen the socket go, the
+    // flush makes the row final (the row's old value may already be non-null meanwhile).
+    await waitFor(async () => !(await s.app.kefu.presence.isConnected(g.agentId)));
+    await s.app.kefu.presence.flush();
     await waitFor(
       async () =>
         (
