@@ -9,7 +9,7 @@ import net, { type AddressInfo } from 'node:net';
 const ACCEPTORS = 32;
 
 /** SO_REUSEPORT from Node: `reusePort` arrived in 22.12 and 23.1, on Linux (and some BSDs). */
-function reusePortAvailable(): boolean {
+export function reusePortAvailable(): boolean {
   if (process.platform !== 'linux') return false;
   const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
   return major >= 23 || (major === 22 && minor >= 12);

@@ -21,7 +21,8 @@ const SUMMARY_MS = 10_000;
  * connections waiting in the kernel, where no expected-wait estimate can see them. So a push
  * (POST /wechat/…) that would wait past `pushMaxWaitMs` is answered 503 right in the server's
  * request listener with a small body built on the spot (no error object, no stack); the route
- * checks again (app.inject() and pushes that queued meanwhile). WeChat retries a 503 like any failure; the dedupe key keeps it single.
+ * checks again (app.inject() and pushes that queued meanwhile). WeChat retries a 503 like any
+ * failure; the dedupe key keeps it single.
  *
  * Under sustained overload the expected wait alone lets in too much: see push-limit.ts.
  *
