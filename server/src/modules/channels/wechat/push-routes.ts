@@ -3,6 +3,7 @@ import type { AppContext } from '../../../context';
 import { AppError } from '../../../errors';
 import { arrivalOf, trackArrivals } from '../../../http/arrival';
 import type { IngestWriter } from '../../conversations/ingest-writer';
+import type { ChannelRecord } from '../types';
 import { parsePush } from './inbound';
 
 /**
@@ -39,34 +40,7 @@ export function registerWechatPush(
         throw new AppError('PUSH_OVERLOADED', undefined, { expectedWaitMs: Math.round(expected) });
       // Unknown channel → 404; a database or key failure stays a 500 (logged), never a false 404.
       const channel = await ctx.channels.get(channelId);
-      const result = parsePush({
-        method,
-        query,
-        rawBody,
-        channel: {
-          appId: channel.appId,
-          originalId: channel.originalId,
-          token: channel.secrets.token,
-          encodingAesKey: channel.secrets.encodingAesKey,
-          mode: channel.mode,
-          format: channel.format,
-        },
-        ...(ctx.config.pushMaxAgeSeconds > 0
-          ? {
-              freshness: {
-                nowSeconds: Math.floor(ctx.now() / 1000),
-                maxAgeSeconds: ctx.config.pushMaxAgeSeconds,
-              },
-            }
-          : {}),
-      });
-      if (result.kind === 'verify') return result.echostr;
-      const ingested = await ingest.submit(channel, result.message, { signal, arrivedAt });
-      ctx.log.debug(
-        { channelId, type: result.message.type, duplicate: ingested.duplicate },
-        'push committed',
-      );
-      return 'success';
+      return answerWechatPush(ctx, ingest, channel, { method, query, rawBody, signal, arrivedAt });
     };
 
     scope.get<{ Params: { channelId: string }; Querystring: Record<string, string> }>(
@@ -111,4 +85,59 @@ export function registerWechatPush(
       },
     );
   });
+}
+
+/** One push as it arrived, for `answerWechatPush`. */
+export interface PushRequest {
+  method: 'GET' | 'POST';
+  query: Record<string, string | undefined>;
+  rawBody: string;
+  signal?: AbortSignal | undefined;
+  arrivedAt?: number | undefined;
+}
+
+/**
+ * Verifies, parses and commits one push addressed to `channel`, and returns the body to answer
+ * with (the echo for a URL check, else `success`). `verifier` overrides whose token, AES key and
+ * AppID check the push: a third-party platform's pushes are signed and encrypted with the
+ * platform's own, not the mini program's.
+ */
+export async function answerWechatPush(
+  ctx: AppContext,
+  ingest: IngestWriter,
+  channel: ChannelRecord,
+  req: PushRequest,
+  verifier?: { appId: string; token: string; encodingAesKey: string | null },
+): Promise<string> {
+  const result = parsePush({
+    method: req.method,
+    query: req.query,
+    rawBody: req.rawBody,
+    channel: {
+      appId: verifier?.appId ?? channel.appId,
+      originalId: channel.originalId,
+      token: verifier?.token ?? channel.secrets.token,
+      encodingAesKey: verifier ? verifier.encodingAesKey : channel.secrets.encodingAesKey,
+      mode: channel.mode,
+      format: channel.format,
+    },
+    ...(ctx.config.pushMaxAgeSeconds > 0
+      ? {
+          freshness: {
+            nowSeconds: Math.floor(ctx.now() / 1000),
+            maxAgeSeconds: ctx.config.pushMaxAgeSeconds,
+          },
+        }
+      : {}),
+  });
+  if (result.kind === 'verify') return result.echostr;
+  const ingested = await ingest.submit(channel, result.message, {
+    signal: req.signal,
+    arrivedAt: req.arrivedAt,
+  });
+  ctx.log.debug(
+    { channelId: channel.id, type: result.message.type, duplicate: ingested.duplicate },
+    'push committed',
+  );
+  return 'success';
 }
