@@ -75,6 +75,8 @@ export interface Stack {
     name: string,
     opts?: { online?: boolean; autoAccept?: boolean; capacity?: number },
   ): Promise<ApiClient>;
+  /** Adds another mini program to the workspace, wired on both sides; returns its ids. */
+  addChannel(name: string): Promise<{ id: string; appId: string }>;
   close(): Promise<void>;
 }
 
@@ -110,38 +112,42 @@ export async function startStack(dialect: Dialect, opts: StackOptions = {}): Pro
     .where('workspaceId', '=', workspaceId)
     .executeTakeFirstOrThrow();
   const owner = await ApiClient.login(url, ownerRow.login, 'owner-pass-1');
-  const appId = `wx${rand(8)}`;
-  const token = `tok${rand(4)}`;
-  const encodingAesKey = randomBytes(40)
-    .toString('base64')
-    .replace(/[^A-Za-z0-9]/g, '')
-    .padEnd(43, 'A')
-    .slice(0, 43);
-  const appSecret = `secret${rand(8)}`;
-  const originalId = `gh_${rand(6)}`;
   const mode = opts.mode ?? 'safe';
   const format = opts.format ?? 'json';
-  const channel = await owner.post<{ id: string }>('/api/channels', {
-    name: 'Demo shop',
-    appId,
-    originalId,
-    appSecret,
-    token,
-    encodingAesKey,
-    mode,
-    format,
-    apiBase: simUrl,
-  });
-  sim.addApp({
-    appId,
-    appSecret,
-    originalId,
-    token,
-    encodingAesKey,
-    mode,
-    format,
-    pushUrl: `${url}/wechat/${channel.id}`,
-  });
+  const addChannel = async (name: string) => {
+    const appId = `wx${rand(8)}`;
+    const token = `tok${rand(4)}`;
+    const encodingAesKey = randomBytes(40)
+      .toString('base64')
+      .replace(/[^A-Za-z0-9]/g, '')
+      .padEnd(43, 'A')
+      .slice(0, 43);
+    const appSecret = `secret${rand(8)}`;
+    const originalId = `gh_${rand(6)}`;
+    const created = await owner.post<{ id: string }>('/api/channels', {
+      name,
+      appId,
+      originalId,
+      appSecret,
+      token,
+      encodingAesKey,
+      mode,
+      format,
+      apiBase: simUrl,
+    });
+    sim.addApp({
+      appId,
+      appSecret,
+      originalId,
+      token,
+      encodingAesKey,
+      mode,
+      format,
+      pushUrl: `${url}/wechat/${created.id}`,
+    });
+    return { id: created.id, appId };
+  };
+  const channel = await addChannel('Demo shop');
 
   return {
     sim,
@@ -149,7 +155,8 @@ export async function startStack(dialect: Dialect, opts: StackOptions = {}): Pro
     url,
     owner,
     workspaceId,
-    channel: { id: channel.id, appId },
+    channel,
+    addChannel,
     clock: {
       now,
       advance: (ms) => {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DIALECTS, startStack, type Stack } from './harness';
+import { DIALECTS, startStack, waitFor, type Stack } from './harness';
 
 describe.each(DIALECTS)('PUT /api/me/settings (%s)', (dialect) => {
   let s: Stack;
@@ -34,5 +34,46 @@ describe.each(DIALECTS)('PUT /api/me/settings (%s)', (dialect) => {
     expect(res.status).toBe(400);
     const me = await agent.get<{ agent: { channels: { serving: boolean }[] } }>('/api/me');
     expect(me.agent.channels.every((c) => c.serving)).toBe(true);
+  });
+
+  it('serving choice filters the queue (serving=1), and only auto-assigns from served ones', async () => {
+    const second = await s.addChannel('Second shop');
+    const agent = await s.agent('serves-one');
+    const me = await agent.get<{ agent: { id: string } }>('/api/me');
+    await s.owner.put(`/api/channels/${second.id}/agents`, { agentIds: [me.agent.id] });
+    const openidA = `oA${Date.now()}`;
+    const openidB = `oB${Date.now()}`;
+    await s.sim.sendText(s.channel.appId, openidA, 'from the first shop');
+    await s.sim.sendText(second.appId, openidB, 'from the second shop');
+    type List = { items: { channelId: string; customer: { openid?: string } }[] };
+    const queued = (q = '') =>
+      agent
+        .get<List>(`/api/conversations?state=queued&limit=200${q}`)
+        .then((r) => r.items.filter((c) => [s.channel.id, second.id].includes(c.channelId)));
+    await waitFor(async () => (await queued()).length >= 2, 10_000, 'both queued');
+
+    // Serving only the second shop: the filtered queue drops the first, the full one keeps it.
+    await agent.put('/api/me/settings', { servingChannelIds: [second.id] });
+    const served = await queued('&serving=1');
+    expect(new Set(served.map((c) => c.channelId))).toEqual(new Set([second.id]));
+    const all = await queued();
+    expect(new Set(all.map((c) => c.channelId))).toEqual(new Set([s.channel.id, second.id]));
+
+    // Auto-accept takes only from what is served.
+    await agent.put('/api/me/settings', { autoAccept: true });
+    const mine = await waitFor(
+      async () => {
+        const r = await agent.get<List>('/api/conversations?state=active&mine=1');
+        return r.items.length > 0 ? r.items : null;
+      },
+      10_000,
+      'auto-assigned',
+    );
+    expect(mine.map((c) => c.channelId)).toEqual([second.id]);
+    expect((await queued()).map((c) => c.channelId)).toContain(s.channel.id);
+
+    // Serving nothing: the served queue is empty.
+    await agent.put('/api/me/settings', { servingChannelIds: [] });
+    expect(await queued('&serving=1')).toEqual([]);
   });
 });

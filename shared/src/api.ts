@@ -41,6 +41,8 @@ export const listConversationsQuery = z.object({
   mine: z.enum(['1', '0', 'true', 'false']).optional(),
   channelId: z.string().optional(),
   customerId: z.string().optional(),
+  /** Only the mini programs the caller serves (选择小程序帐号), not every one they are bound to. */
+  serving: z.enum(['1', '0', 'true', 'false']).optional(),
   limit: z.coerce.number().int().min(1).max(200).default(LIMITS.pageSize),
   /** Cursor: lastMessageAt of the last row of the previous page. */
   before: z.coerce.number().optional(),

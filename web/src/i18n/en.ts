@@ -51,6 +51,12 @@ export const en: Messages = {
     needsReaccept: 'Needs re-accept',
     acceptOldest: 'Accept oldest',
     emptyQueue: 'Nobody is waiting',
+    queueFilterLabel: 'Which mini programs’ waiting customers to show',
+    queueServing: 'Mini programs I serve',
+    queueAll: 'All mini programs',
+    queueHidden: '{n} more waiting in mini programs you do not serve',
+    queueShowAll: 'Show all',
+    queueNoneServed: 'You serve no mini program yet; choose them in Settings.',
     emptyMine: 'No conversations',
     emptyChat: 'Pick a conversation on the left',
     emptyChatHint:

@@ -3,6 +3,7 @@ import { defineStore } from 'pinia';
 import { computed, ref } from 'vue';
 import { api } from '../api';
 import { ApiError } from '../api/http';
+import { useDeskStore } from './desk';
 import { useSessionStore } from './session';
 
 const byQueuedAt = (a: Conversation, b: Conversation) =>
@@ -15,6 +16,7 @@ const byRecent = (a: Conversation, b: Conversation) => b.lastMessageAt - a.lastM
  */
 export const useConversationsStore = defineStore('conversations', () => {
   const session = useSessionStore();
+  const desk = useDeskStore();
   const byId = ref<Record<string, Conversation>>({});
   const unread = ref<Record<string, number>>({});
   /** Conversations this agent tried to accept and lost: who won. */
@@ -24,7 +26,17 @@ export const useConversationsStore = defineStore('conversations', () => {
   const accepting = new Set<string>();
 
   const all = computed(() => Object.values(byId.value));
-  const queue = computed(() => all.value.filter((c) => c.state === 'queued').sort(byQueuedAt));
+  /** Every waiting conversation I may see. */
+  const queueAll = computed(() =>
+    all.value.filter((c) => c.state === 'queued').sort(byQueuedAt),
+  );
+  /** The queue as the desk lists it, through the queue filter. */
+  const queue = computed(() => {
+    const f = desk.queueFilter;
+    if (f === 'all') return queueAll.value;
+    if (f === 'serving') return queueAll.value.filter((c) => session.serves(c.channelId));
+    return queueAll.value.filter((c) => c.channelId === f);
+  });
   const mine = computed(() => {
     const me = session.agent?.id;
     return all.value
@@ -111,6 +123,7 @@ export const useConversationsStore = defineStore('conversations', () => {
     takenBy,
     selectedId,
     queue,
+    queueAll,
     mine,
     selected,
     unreadMine,

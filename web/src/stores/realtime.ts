@@ -177,7 +177,9 @@ export const useRealtimeStore = defineStore('realtime', () => {
       case 'conversation.updated': {
         const conv = event.data.conversation;
         const prev = conversations.upsert(conv);
-        if (conv.state === 'queued' && prev?.state !== 'queued') remind('queued', conv);
+        // Only the mini programs I serve remind me of their queue (the others wait unannounced).
+        if (conv.state === 'queued' && prev?.state !== 'queued' && session.serves(conv.channelId))
+          remind('queued', conv);
         const newlyMine = conv.agentId === me && conv.state === 'active' && prev?.agentId !== me;
         if (newlyMine && !conversations.isAccepting(conv.id)) {
           remind(event.name === 'conversation.transferred' ? 'transferred' : 'assigned', conv);

@@ -70,6 +70,11 @@ export const useSessionStore = defineStore('session', () => {
     workspace.value = null;
   }
 
+  /** Whether I chose to serve this mini program (选择小程序帐号). */
+  function serves(channelId: string): boolean {
+    return agent.value?.channels.some((c) => c.channelId === channelId && c.serving) ?? false;
+  }
+
   function channelName(id: string): string {
     return channels.value.find((c) => c.id === id)?.name ?? '';
   }
@@ -91,5 +96,6 @@ export const useSessionStore = defineStore('session', () => {
     logout,
     clear,
     channelName,
+    serves,
   };
 });

@@ -8,7 +8,8 @@ import { loadConversations } from './views';
 
 /**
  * Lists conversations the caller may see: agents see the channels they are bound to;
- * supervisors and admins see the whole workspace.
+ * supervisors and admins see the whole workspace. `serving` narrows it to the channels the
+ * caller chose to serve (for supervisors too: a channel they are not bound to is not served).
  */
 export async function listConversations(
   ctx: AppContext,
@@ -29,6 +30,17 @@ export async function listConversations(
   if (query.state === 'open') q = q.where('c.state', 'in', ['queued', 'active', 'idle']);
   else if (query.state) q = q.where('c.state', '=', query.state);
   if (query.mine === '1' || query.mine === 'true') q = q.where('c.agentId', '=', caller.agentId);
+  if (query.serving === '1' || query.serving === 'true') {
+    q = q.where(
+      'c.channelId',
+      'in',
+      ctx.db
+        .selectFrom('channelAgents')
+        .select('channelId')
+        .where('agentId', '=', caller.agentId)
+        .where('serving', '=', 1),
+    );
+  }
   if (query.channelId) q = q.where('c.channelId', '=', query.channelId);
   if (query.customerId) q = q.where('c.customerId', '=', query.customerId);
   if (query.state === 'queued') {
