@@ -37,7 +37,7 @@ export const mySettingsBody = z.object({
 });
 
 export const listConversationsQuery = z.object({
-  state: z.enum(['queued', 'active', 'idle', 'closed', 'open']).optional(),
+  state: z.enum(['queued', 'active', 'idle', 'closed', 'handed_back', 'open']).optional(),
   mine: z.enum(['1', '0', 'true', 'false']).optional(),
   channelId: z.string().optional(),
   customerId: z.string().optional(),

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { entryPatternSchema, handbackPolicySchema } from './routing';
 
 /** What the API returns: plain JSON views of the domain, shared by server and console. */
 
@@ -6,7 +7,14 @@ export const roleSchema = z.enum(['owner', 'admin', 'supervisor', 'agent']);
 export type Role = z.infer<typeof roleSchema>;
 export const agentStatusSchema = z.enum(['online', 'away', 'offline']);
 export type AgentStatus = z.infer<typeof agentStatusSchema>;
-export const conversationStateSchema = z.enum(['queued', 'active', 'idle', 'closed']);
+/** `handed_back`: WeChat's own customer-service tool has the customer; Kefu only records. */
+export const conversationStateSchema = z.enum([
+  'queued',
+  'active',
+  'idle',
+  'closed',
+  'handed_back',
+]);
 export type ConversationState = z.infer<typeof conversationStateSchema>;
 export const pushModeSchema = z.enum(['plaintext', 'compatible', 'safe']);
 export const pushFormatSchema = z.enum(['xml', 'json']);
@@ -43,6 +51,10 @@ export const channelSchema = z.object({
   token: z.string().optional(),
   agentCount: z.number().int(),
   agentLimit: z.number().int(),
+  /** When customers go to WeChat's own tool (see routing.ts). */
+  handbackPolicy: handbackPolicySchema,
+  /** How the contact button's SessionFrom reads to agents. */
+  entryPatterns: z.array(entryPatternSchema),
 });
 export type Channel = z.infer<typeof channelSchema>;
 
@@ -78,6 +90,8 @@ export const conversationSchema = z.object({
   lastCustomerMessageAt: z.number().nullable(),
   lastPreview: z.string(),
   closedAt: z.number().nullable(),
+  /** Since when WeChat's own tool has it (state `handed_back`), else null. */
+  handedBackAt: z.number().nullable(),
   createdAt: z.number(),
 });
 export type Conversation = z.infer<typeof conversationSchema>;

@@ -21,6 +21,10 @@ export const ERROR_CODES = {
   CONV_NOT_YOURS: { status: 403, message: 'The conversation is assigned to another agent' },
   CONV_NOT_ACTIVE: { status: 409, message: 'Accept the conversation before replying' },
   CONV_CLOSED: { status: 409, message: 'The conversation is closed' },
+  CONV_NOT_HANDED_BACK: {
+    status: 409,
+    message: 'The conversation is not with WeChat’s own customer-service tool',
+  },
   WINDOW_CLOSED: {
     status: 409,
     message: 'The reply window is closed: the customer has not written in 48 hours',

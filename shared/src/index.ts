@@ -3,3 +3,4 @@ export * from './limits';
 export * from './domain';
 export * from './api';
 export * from './events';
+export * from './routing';

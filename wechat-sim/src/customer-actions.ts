@@ -2,6 +2,7 @@ import { randomInt } from 'node:crypto';
 import { buildPushRequest, type PushBuildOverrides, type PushMessage } from './push-build';
 import { deliverPush } from './push-deliver';
 import { applyGrant, ENTER_GRANT, MESSAGE_GRANT } from './reply-window';
+import { readPushAnswer } from './transfer-reply';
 import type { SimState, TimelineDraft } from './state';
 import type { ComposedPush, PushRequest, PushResult, TimelineItem } from './types';
 
@@ -89,15 +90,48 @@ async function act(
   draft: TimelineDraft,
 ): Promise<PushResult> {
   const { item, push, msgId } = compose(ctx, appId, openid, fields, draft);
-  const result: PushResult = push
+  let result: PushResult = push
     ? await deliverWithStats(ctx, push)
     : { status: 0, body: '', attempts: 0, acknowledged: false, error: 'no pushUrl' };
+  if (result.status === 200) result = readAnswer(ctx, appId, openid, fields, result);
   item.push = {
     status: result.status,
     attempts: result.attempts,
     acknowledged: result.acknowledged,
+    ...(result.handedBack ? { handedBack: true } : {}),
   };
   return msgId === undefined ? result : { ...result, msgId };
+}
+
+/**
+ * A 200 answer other than `success`: a valid `transfer_customer_service` packet for a genuine
+ * customer message is accepted (§1.7 item 3) and hands the customer to WeChat's own tool; for
+ * an event it is refused (§1.8: events never reach the tool); anything else is malformed.
+ */
+function readAnswer(
+  ctx: ActionContext,
+  appId: string,
+  openid: string,
+  fields: PushMessage,
+  result: PushResult,
+): PushResult {
+  const app = ctx.state.requireApp(appId);
+  const customer = ctx.state.ensureCustomer(appId, openid);
+  const reading = readPushAnswer(app, openid, result.body);
+  if (reading.kind === 'none') {
+    // Answered by the developer again: the customer is no longer routed to the tool.
+    delete customer.withWechatTool;
+    return result;
+  }
+  if (reading.kind === 'malformed') return { ...result, answerError: reading.reason };
+  if (fields.MsgType === 'event')
+    return { ...result, answerError: 'events are never forwarded to the web tool (§1.8)' };
+  customer.withWechatTool = {
+    since: ctx.state.now(),
+    ...(reading.kfAccount ? { kfAccount: reading.kfAccount } : {}),
+  };
+  ctx.state.stats.handedBack += 1;
+  return { ...result, acknowledged: true, handedBack: true };
 }
 
 /**

@@ -124,6 +124,7 @@ export function registerControlRoutes(app: FastifyInstance, sim: Sim, state: Sim
       now: sim.now(),
       window: sim.windowState(appId, openid) ?? null,
       typing: sim.typingState(appId, openid),
+      withWechatTool: sim.withWechatTool(appId, openid) ?? null,
       items: sim.customerTimeline(appId, openid).map(timelineView),
     };
   });

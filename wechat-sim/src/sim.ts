@@ -59,6 +59,8 @@ export interface Sim {
   verifyPushUrl(appId: string): Promise<UrlCheck>;
   setNickname(appId: string, openid: string, nickname: string): void;
   windowState(appId: string, openid: string): WindowState | undefined;
+  /** Since when the customer is with WeChat's own tool (a transfer answer), if they are. */
+  withWechatTool(appId: string, openid: string): { since: number; kfAccount?: string } | undefined;
   inbox(appId: string, openid: string): InboxItem[];
   customerTimeline(appId: string, openid: string): TimelineItem[];
   typingState(appId: string, openid: string): TypingState;
@@ -152,6 +154,9 @@ export async function createSim(opts: SimOptions = {}): Promise<Sim> {
     setNickname(appId, openid, nickname) {
       state.requireApp(appId);
       state.ensureCustomer(appId, openid).nickname = nickname;
+    },
+    withWechatTool(appId, openid) {
+      return customer(appId, openid)?.withWechatTool;
     },
     windowState(appId, openid) {
       const w = customer(appId, openid)?.window;

@@ -12,6 +12,8 @@ export interface Customer {
   /** Last message in either direction (typing needs one within 30 s, §3.4). */
   lastExchangeAt?: number;
   typingUntil?: number;
+  /** Handed to WeChat's own customer-service tool by a transfer_customer_service answer (§2). */
+  withWechatTool?: { since: number; kfAccount?: string };
   timeline: TimelineItem[];
 }
 
@@ -32,6 +34,7 @@ export class SimState {
     media_get: 0,
     typing: 0,
     push: 0,
+    handedBack: 0,
   };
   /** Every accepted custom/send call: how a test counts what reached customers. */
   readonly sends: SendRecord[] = [];

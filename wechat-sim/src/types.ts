@@ -51,6 +51,10 @@ export interface PushResult {
   acknowledged: boolean;
   /** Network or timeout error of the last try. */
   error?: string;
+  /** The answer was a valid transfer_customer_service: the customer went to WeChat's own tool. */
+  handedBack?: boolean;
+  /** Why a 200 answer that is not `success` was not accepted (malformed, or for an event). */
+  answerError?: string;
 }
 
 export interface ImageBlob {
@@ -102,7 +106,7 @@ export interface TimelineItem {
   sessionFrom?: string;
   msgId?: string;
   /** Delivery outcome of an inbound push, set once the push finished. */
-  push?: { status: number; attempts: number; acknowledged: boolean };
+  push?: { status: number; attempts: number; acknowledged: boolean; handedBack?: boolean };
 }
 
 /** Reply window of one customer (§3.3). */
@@ -125,6 +129,8 @@ export interface SimStats {
   media_get: number;
   typing: number;
   push: number;
+  /** Customer messages handed to WeChat's own tool (transfer_customer_service answers). */
+  handedBack: number;
 }
 
 /** One custom/send call the platform accepted (errcode 0), in the order accepted. */

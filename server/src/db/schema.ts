@@ -88,9 +88,16 @@ export interface ChannelTable {
   tokenEndpoint: 'stable' | 'classic';
   apiBase: string | null;
   idleMinutes: number;
+  handbackPolicy: Generated<HandbackPolicy>;
+  /** JSON BusinessHours (lib/business-hours.ts), or null: always open. */
+  businessHours: string | null;
+  /** JSON EntryPattern[]: how SessionFrom values read to agents. */
+  entryPatterns: Generated<string>;
   createdAt: number;
   deletedAt: number | null;
 }
+
+export type HandbackPolicy = 'never' | 'no_agent_online' | 'outside_hours' | 'always';
 
 export interface ChannelAgentTable {
   channelId: string;
@@ -114,7 +121,7 @@ export interface CustomerTable {
   createdAt: number;
 }
 
-export type ConversationState = 'queued' | 'active' | 'idle' | 'closed';
+export type ConversationState = 'queued' | 'active' | 'idle' | 'closed' | 'handed_back';
 
 export interface ConversationTable {
   id: string;
@@ -133,6 +140,8 @@ export interface ConversationTable {
   lastCustomerMessageAt: number | null;
   lastPreview: string;
   closedAt: number | null;
+  /** Since when WeChat's own tool has it (state `handed_back`). */
+  handedBackAt: number | null;
   createdAt: number;
   updatedAt: number;
 }

@@ -148,6 +148,17 @@ function render(view) {
       });
       nodes.push(el('div', { class: 'row ' + item.direction, ...attrs }, avatar, bubbleFor(item)));
     }
+    if (item.direction === 'in' && item.push && item.push.handedBack) {
+      nodes.push(
+        el(
+          'div',
+          { class: 'notice', 'data-testid': 'handed-back' },
+          el('span', {
+            text: '（模拟器：此消息已转到微信客服工具，由网页版客服或客服小助手接待）',
+          }),
+        ),
+      );
+    }
     if (item.direction === 'in' && item.push && !item.push.acknowledged) {
       const text =
         item.push.attempts === 0
@@ -173,6 +184,7 @@ function renderStatus(view) {
     : w.expiresAt <= view.now
       ? '客服已不能回复（窗口已关闭）'
       : `可回复 ${w.quota} 条 · 至 ${when(w.expiresAt, view.now)}`;
+  if (view.withWechatTool) $('window').textContent += ' · 由微信客服工具接待';
   $('typing').hidden = !view.typing?.typing;
 }
 

@@ -6,7 +6,7 @@ import type { ChannelTable } from '../../db/schema';
 import { AppError } from '../../errors';
 import { newId } from '../../lib/ids';
 import { emitAccessChanged } from '../agents/agent-service';
-import { loadChannel, lockChannel, toRecord } from '../channels/channel-store';
+import { loadChannel, lockChannel, routingOf, toRecord } from '../channels/channel-store';
 import { adapterFor, assertAllowedBase } from '../channels/registry';
 import { PlatformError } from '../channels/types';
 
@@ -68,6 +68,8 @@ function view(
     ...(withSecrets ? tokenOf(ctx, row) : {}),
     agentCount: Number(row.agentCount ?? 0),
     agentLimit: LIMITS.agentsPerChannel,
+    handbackPolicy: row.handbackPolicy,
+    entryPatterns: routingOf(row).entryPatterns,
   };
 }
 

@@ -4,6 +4,30 @@ import type { Queryable, Tx } from '../../db/index';
 import type { ChannelTable } from '../../db/schema';
 import { AppError } from '../../errors';
 import type { ChannelRecord } from './types';
+import { businessHoursSchema, entryPatternSchema, type ChannelRouting } from '@kefu/shared';
+import { z } from 'zod';
+
+const storedPatterns = z.array(entryPatternSchema);
+
+/** A stored JSON column read back; what no longer parses reads as the column's empty value. */
+function readJson<T>(text: string | null, schema: z.ZodType<T>, empty: T): T {
+  if (text === null) return empty;
+  try {
+    const parsed = schema.safeParse(JSON.parse(text));
+    return parsed.success ? parsed.data : empty;
+  } catch {
+    return empty;
+  }
+}
+
+/** The channel's routing rules (hand-back policy, business hours, entry patterns). */
+export function routingOf(row: Selectable<ChannelTable>): ChannelRouting {
+  return {
+    handbackPolicy: row.handbackPolicy,
+    businessHours: readJson(row.businessHours, businessHoursSchema.nullable(), null),
+    entryPatterns: readJson(row.entryPatterns, storedPatterns, []),
+  };
+}
 
 export function toRecord(
   ctx: Pick<AppContext, 'secrets'>,
@@ -21,6 +45,7 @@ export function toRecord(
     tokenEndpoint: row.tokenEndpoint,
     apiBase: row.apiBase,
     idleMinutes: row.idleMinutes,
+    routing: routingOf(row),
     secrets: ctx.secrets.open(row.secretsEnc),
   };
 }

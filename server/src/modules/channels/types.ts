@@ -1,3 +1,5 @@
+import type { ChannelRouting } from '@kefu/shared';
+
 /**
  * Platform-neutral shapes that channel adapters produce and consume. Nothing outside
  * `channels/` sees a platform field name.
@@ -28,6 +30,7 @@ export interface ChannelRecord {
   tokenEndpoint: 'stable' | 'classic';
   apiBase: string | null;
   idleMinutes: number;
+  routing: ChannelRouting;
   secrets: { appSecret: string; token: string; encodingAesKey: string | null };
 }
 

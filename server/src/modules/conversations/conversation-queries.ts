@@ -27,7 +27,8 @@ export async function listConversations(
       ctx.db.selectFrom('channelAgents').select('channelId').where('agentId', '=', caller.agentId),
     );
   }
-  if (query.state === 'open') q = q.where('c.state', 'in', ['queued', 'active', 'idle']);
+  if (query.state === 'open')
+    q = q.where('c.state', 'in', ['queued', 'active', 'idle', 'handed_back']);
   else if (query.state) q = q.where('c.state', '=', query.state);
   if (query.mine === '1' || query.mine === 'true') q = q.where('c.agentId', '=', caller.agentId);
   if (query.serving === '1' || query.serving === 'true') {

@@ -10,7 +10,7 @@ import { loadConversation } from './views';
  * Reads a conversation for a change. The customer's lock comes first, then (PostgreSQL) the
  * row's own: the order the ingest path takes them, so the two can never deadlock.
  */
-async function lockConversation(ctx: AppContext, u: Unit, caller: Caller, id: string) {
+export async function lockConversation(ctx: AppContext, u: Unit, caller: Caller, id: string) {
   const storage = conversationStorage(ctx.dialect);
   const ref = await u.tx
     .selectFrom('conversations')

@@ -14,6 +14,8 @@ import { conversationView, messageView } from './views';
 export interface IngestResult {
   duplicate: boolean;
   conversationId: string | null;
+  /** The conversation's state once the message is in (null: duplicate or not stored). */
+  state: ConversationState | null;
 }
 
 type CustomerRow = Selectable<CustomerTable>;
@@ -213,8 +215,8 @@ export async function ingestInTransaction(
   now: number,
 ): Promise<IngestResult> {
   const key = await run(u.tx, ctx.dialect, 'dedupe', [channel.id, msg.dedupeKey, now]);
-  if (key.affected === 0) return { duplicate: true, conversationId: null };
-  if (msg.type === 'unsupported') return { duplicate: false, conversationId: null };
+  if (key.affected === 0) return { duplicate: true, conversationId: null, state: null };
+  if (msg.type === 'unsupported') return { duplicate: false, conversationId: null, state: null };
 
   const customer = await upsertCustomer(ctx, u, channel, msg, now);
   const { conv, fresh, requeued } = await openConversation(ctx, u, channel, customer.id, now);
@@ -243,5 +245,5 @@ export async function ingestInTransaction(
     },
   );
   if (fresh || requeued) u.after(() => ctx.kicks.assignment(channel.workspaceId, channel.id));
-  return { duplicate: false, conversationId: conv.id };
+  return { duplicate: false, conversationId: conv.id, state: conversation.state };
 }

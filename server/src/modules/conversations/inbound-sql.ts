@@ -36,7 +36,7 @@ const TEXT = {
       last_message_at = excluded.last_message_at
     returning *`,
   openConversation: `select id, state, agent_id from conversations
-    where customer_id = ? and state in ('queued', 'active', 'idle')
+    where customer_id = ? and state in ('queued', 'active', 'idle', 'handed_back')
     order by created_at desc limit 1`,
   previousAgent: `select agent_id from conversations where customer_id = ?
     order by created_at desc limit 1`,

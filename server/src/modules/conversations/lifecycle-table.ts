@@ -5,7 +5,15 @@ import type { ConversationState, RealtimeEvent } from '@kefu/shared';
 // lifecycle.ts performs it.
 
 export type LifecycleAction =
-  'open' | 'accept' | 'auto_assign' | 'idle' | 'requeue' | 'transfer' | 'close';
+  | 'open'
+  | 'accept'
+  | 'auto_assign'
+  | 'idle'
+  | 'requeue'
+  | 'transfer'
+  | 'close'
+  | 'hand_back'
+  | 'take_back';
 
 /** `none`: the conversation does not exist yet (only `open` starts from there). */
 export type FromState = ConversationState | 'none';
@@ -17,6 +25,7 @@ export type LifecycleEvent = Extract<
   | 'conversation.idled'
   | 'conversation.closed'
   | 'conversation.transferred'
+  | 'conversation.updated'
 >;
 
 export interface Rule {
@@ -79,9 +88,26 @@ export const TRANSITIONS: Readonly<Record<LifecycleAction, Rule>> = {
     kicksQueue: true,
   },
   close: {
-    from: { queued: 'closed', active: 'closed', idle: 'closed' },
+    from: { queued: 'closed', active: 'closed', idle: 'closed', handed_back: 'closed' },
     to: 'closed',
     event: 'conversation.closed',
+    stampsAgent: false,
+    kicksQueue: true,
+  },
+  // To WeChat's own tool (transfer_customer_service, protocol §2), by an agent or the channel's
+  // policy; the context line's params say which. Kefu keeps recording what arrives.
+  hand_back: {
+    from: { queued: 'handed_back', active: 'handed_back', idle: 'handed_back' },
+    to: 'handed_back',
+    event: 'conversation.updated',
+    stampsAgent: false,
+    kicksQueue: true,
+  },
+  // Back from WeChat's tool to Kefu's queue: customer messages are answered `success` again.
+  take_back: {
+    from: { handed_back: 'taken_back' },
+    to: 'queued',
+    event: 'conversation.queued',
     stampsAgent: false,
     kicksQueue: true,
   },

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { canTransition, TRANSITIONS, type FromState, type LifecycleAction } from './lifecycle';
 
-const STATES: FromState[] = ['none', 'queued', 'active', 'idle', 'closed'];
+const STATES: FromState[] = ['none', 'queued', 'active', 'idle', 'closed', 'handed_back'];
 const ACTIONS: LifecycleAction[] = [
   'open',
   'accept',
@@ -10,6 +10,8 @@ const ACTIONS: LifecycleAction[] = [
   'requeue',
   'transfer',
   'close',
+  'hand_back',
+  'take_back',
 ];
 
 // The lifecycle of design.md §Domain, written out independently of the table under test.
@@ -20,7 +22,9 @@ const ALLOWED: Record<LifecycleAction, FromState[]> = {
   idle: ['active'],
   requeue: ['idle'],
   transfer: ['queued', 'active', 'idle'],
-  close: ['queued', 'active', 'idle'],
+  close: ['queued', 'active', 'idle', 'handed_back'],
+  hand_back: ['queued', 'active', 'idle'],
+  take_back: ['handed_back'],
 };
 
 describe('canTransition', () => {
@@ -50,6 +54,8 @@ describe('canTransition', () => {
       requeue: 'queued',
       transfer: 'active',
       close: 'closed',
+      hand_back: 'handed_back',
+      take_back: 'queued',
     });
     expect(TRANSITIONS.accept.from).toEqual({ queued: 'accepted', idle: 'reaccepted' });
     expect(TRANSITIONS.auto_assign.from).toEqual({ queued: 'assigned' });

@@ -41,7 +41,7 @@ export type TransitionInput =
   | (Common & { action: 'idle'; quietBefore?: number })
   /** `windowExpiredAt`: close only if the reply window is still out then (the sweeper's rule). */
   | (Common & { action: 'close'; windowExpiredAt?: number })
-  | (Common & { action: 'requeue' });
+  | (Common & { action: 'requeue' | 'hand_back' | 'take_back' });
 
 function columnsFor(t: TransitionInput): Updateable<ConversationTable> {
   const { now } = t;
@@ -69,6 +69,17 @@ function columnsFor(t: TransitionInput): Updateable<ConversationTable> {
       };
     case 'close':
       return { state: 'closed', closedAt: now, updatedAt: now };
+    case 'hand_back':
+      // Out of the agent's hands (and capacity); the agent stays preferred if it comes back.
+      return {
+        state: 'handed_back',
+        handedBackAt: now,
+        agentId: null,
+        ...(t.conv.agentId ? { preferredAgentId: t.conv.agentId } : {}),
+        updatedAt: now,
+      };
+    case 'take_back':
+      return { state: 'queued', queuedAt: now, handedBackAt: null, updatedAt: now };
   }
 }
 

@@ -5,7 +5,7 @@ import { tryTransition } from './lifecycle';
 /**
  * Time-driven transitions: active conversations with no message for the channel's idle minutes
  * become idle (需重新接入); open conversations whose reply window ran out with nothing pending
- * close. Returns how many changed.
+ * close (an entry-only one not before the channel's idle minutes). Returns how many changed.
  */
 export async function sweepConversations(ctx: AppContext): Promise<number> {
   const now = ctx.now();
@@ -32,9 +32,19 @@ export async function sweepConversations(ctx: AppContext): Promise<number> {
   const expired = await ctx.db
     .selectFrom('conversations as c')
     .innerJoin('customers as cu', 'cu.id', 'c.customerId')
+    .innerJoin('channels as ch', 'ch.id', 'c.channelId')
     .select(['c.id', 'c.workspaceId', 'c.channelId', 'c.customerId', 'c.state', 'c.agentId'])
-    .where('c.state', 'in', ['queued', 'active', 'idle'])
+    .where('c.state', 'in', ['queued', 'active', 'idle', 'handed_back'])
     .where('cu.windowExpiresAt', '<', now)
+    // Entry only (the customer tapped the contact button but has not written yet): its 1-minute
+    // window running out must not end it, or a slow typist's first message would open a new
+    // conversation without the entry's SessionFrom. It waits as long as the idle rule allows.
+    .where((eb) =>
+      eb.or([
+        eb('c.lastCustomerMessageAt', 'is not', null),
+        eb(eb('c.createdAt', '+', eb('ch.idleMinutes', '*', 60_000)), '<', now),
+      ]),
+    )
     .where((eb) =>
       eb.not(
         eb.exists(

@@ -44,6 +44,7 @@ type ConversationFields = Pick<
   | 'lastCustomerMessageAt'
   | 'lastPreview'
   | 'closedAt'
+  | 'handedBackAt'
   | 'createdAt'
 > & { agentName: string | null };
 
@@ -68,6 +69,7 @@ export function conversationView(
     lastCustomerMessageAt: num(c.lastCustomerMessageAt),
     lastPreview: c.lastPreview,
     closedAt: num(c.closedAt),
+    handedBackAt: num(c.handedBackAt),
     createdAt: Number(c.createdAt),
   };
 }
@@ -97,6 +99,7 @@ export async function loadConversations(
       'c.lastCustomerMessageAt',
       'c.lastPreview',
       'c.closedAt',
+      'c.handedBackAt',
       'c.createdAt',
       'a.displayName as agentName',
       'cu.id as cuId',

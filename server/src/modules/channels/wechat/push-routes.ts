@@ -1,15 +1,19 @@
 import type { FastifyInstance } from 'fastify';
+import { randomBytes } from 'node:crypto';
 import type { AppContext } from '../../../context';
 import { AppError } from '../../../errors';
 import { arrivalOf, trackArrivals } from '../../../http/arrival';
 import type { IngestWriter } from '../../conversations/ingest-writer';
 import type { ChannelRecord } from '../types';
+import { decideHandback } from '../../conversations/handback';
 import { parsePush } from './inbound';
+import { transferReply } from './passive-reply';
 
 /**
  * WeChat's message push endpoint, `/wechat/:channelId` (the URL shown to paste into WeChat's
  * console). GET answers the URL check; POST verifies, decrypts, parses and commits the message,
- * and only then answers `success`. Bad signatures get 401 and change nothing.
+ * and only then answers `success` (or the hand-back to WeChat's own tool, see handback.ts).
+ * Bad signatures get 401 and change nothing.
  */
 export function registerWechatPush(
   app: FastifyInstance,
@@ -98,7 +102,7 @@ export interface PushRequest {
 
 /**
  * Verifies, parses and commits one push addressed to `channel`, and returns the body to answer
- * with (the echo for a URL check, else `success`). `verifier` overrides whose token, AES key and
+ * with (the echo for a URL check, `success`, or a transfer_customer_service packet). `verifier` overrides whose token, AES key and
  * AppID check the push: a third-party platform's pushes are signed and encrypted with the
  * platform's own, not the mini program's.
  */
@@ -139,5 +143,10 @@ export async function answerWechatPush(
     { channelId: channel.id, type: result.message.type, duplicate: ingested.duplicate },
     'push committed',
   );
-  return 'success';
+  if (!(await decideHandback(ctx, channel, result.message, ingested))) return 'success';
+  return transferReply(channel, result.message, {
+    nowSeconds: Math.floor(ctx.now() / 1000),
+    nonce: req.query['nonce'] || randomBytes(8).toString('hex'),
+    verifier,
+  });
 }
