@@ -2,6 +2,7 @@ import type {
   Agent,
   AgentStatus,
   Channel,
+  ChannelRouting,
   Conversation,
   Customer,
   Message,
@@ -66,6 +67,12 @@ export const api = {
   conversation: (id: string) => request<Conversation>('GET', `/api/conversations/${enc(id)}`),
   accept: (id: string) => request<Conversation>('POST', `/api/conversations/${enc(id)}/accept`),
   close: (id: string) => request<Conversation>('POST', `/api/conversations/${enc(id)}/close`),
+  handBack: (id: string) => request<Conversation>('POST', `/api/conversations/${enc(id)}/handback`),
+  takeBack: (id: string) => request<Conversation>('POST', `/api/conversations/${enc(id)}/takeback`),
+  routing: (channelId: string) =>
+    request<ChannelRouting>('GET', `/api/channels/${enc(channelId)}/routing`),
+  putRouting: (channelId: string, body: ChannelRouting) =>
+    request<ChannelRouting>('PUT', `/api/channels/${enc(channelId)}/routing`, { body }),
   transfer: (id: string, agentId: string, note?: string) =>
     request<Conversation>('POST', `/api/conversations/${enc(id)}/transfer`, {
       body: note ? { agentId, note } : { agentId },

@@ -1,15 +1,43 @@
 import type { Conversation, Message } from '@kefu/shared';
 import { t } from '../i18n';
+import { useConversationsStore } from '../stores/conversations';
+import { useSessionStore } from '../stores/session';
+
+/** How an entry's SessionFrom reads: the channel's pattern label, else the raw value, marked. */
+export function entryText(channelId: string, sessionFrom: string): string {
+  return (
+    useSessionStore().entryLabel(channelId, sessionFrom) ||
+    t('desk.entryRaw', { value: sessionFrom })
+  );
+}
+
+const POLICY_REASON: Record<string, string> = {
+  always: 'context.reasonAlways',
+  no_agent_online: 'context.reasonNoAgent',
+  outside_hours: 'context.reasonOutsideHours',
+};
 
 /** The grey context line for an `event` message (entered, accepted, transferred…). */
 export function contextText(m: Message): string {
   const p = m.body.params ?? {};
   const name = p['agentName'] ?? '';
   switch (m.body.event) {
-    case 'entered':
-      return p['sessionFrom']
-        ? t('context.enteredFrom', { from: p['sessionFrom'] })
-        : t('context.entered');
+    case 'entered': {
+      const from = p['sessionFrom'];
+      const channelId = useConversationsStore().byId[m.conversationId]?.channelId;
+      if (!from) return t('context.entered');
+      return t('context.enteredFrom', {
+        from: channelId ? useSessionStore().entryLabel(channelId, from) || from : from,
+      });
+    }
+    case 'handed_back':
+      return p['by'] === 'policy'
+        ? t('context.handedBackPolicy', {
+            reason: t(POLICY_REASON[p['reason'] ?? ''] ?? 'context.reasonAlways'),
+          })
+        : t('context.handedBackAgent', { name });
+    case 'taken_back':
+      return t('context.takenBack', { name });
     case 'accepted':
       return t('context.accepted', { name });
     case 'reaccepted':

@@ -28,6 +28,7 @@ function conv(
     lastMessageAt: NOW,
     lastCustomerMessageAt: NOW,
     lastPreview: '',
+    handedBackAt: null,
     closedAt: null,
     createdAt: NOW,
     ...extra,

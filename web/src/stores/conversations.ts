@@ -27,9 +27,7 @@ export const useConversationsStore = defineStore('conversations', () => {
 
   const all = computed(() => Object.values(byId.value));
   /** Every waiting conversation I may see. */
-  const queueAll = computed(() =>
-    all.value.filter((c) => c.state === 'queued').sort(byQueuedAt),
-  );
+  const queueAll = computed(() => all.value.filter((c) => c.state === 'queued').sort(byQueuedAt));
   /** The queue as the desk lists it, through the queue filter. */
   const queue = computed(() => {
     const f = desk.queueFilter;
@@ -43,6 +41,10 @@ export const useConversationsStore = defineStore('conversations', () => {
       .filter((c) => c.agentId === me && (c.state === 'active' || c.state === 'idle'))
       .sort(byRecent);
   });
+  /** With WeChat's own tool (移交微信客服): Kefu only records them. */
+  const handedBack = computed(() =>
+    all.value.filter((c) => c.state === 'handed_back').sort(byRecent),
+  );
   const selected = computed(() => (selectedId.value ? byId.value[selectedId.value] : undefined));
   const unreadMine = computed(() => mine.value.filter((c) => (unread.value[c.id] ?? 0) > 0).length);
 
@@ -93,6 +95,16 @@ export const useConversationsStore = defineStore('conversations', () => {
     upsert(await api.close(id));
   }
 
+  /** 移交微信客服: WeChat's own tool takes the customer's next messages. */
+  async function handBack(id: string): Promise<void> {
+    upsert(await api.handBack(id));
+  }
+
+  /** 收回: back from WeChat's tool into the queue. */
+  async function takeBack(id: string): Promise<void> {
+    upsert(await api.takeBack(id));
+  }
+
   async function transfer(id: string, agentId: string, note?: string): Promise<void> {
     upsert(await api.transfer(id, agentId, note));
   }
@@ -124,6 +136,7 @@ export const useConversationsStore = defineStore('conversations', () => {
     selectedId,
     queue,
     queueAll,
+    handedBack,
     mine,
     selected,
     unreadMine,
@@ -132,6 +145,8 @@ export const useConversationsStore = defineStore('conversations', () => {
     fetchOne,
     accept,
     close,
+    handBack,
+    takeBack,
     transfer,
     select,
     bumpUnread,

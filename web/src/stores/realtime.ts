@@ -103,13 +103,14 @@ export const useRealtimeStore = defineStore('realtime', () => {
    */
   async function fetchSnapshot(lists = false): Promise<void> {
     const selected = conversations.selectedId;
-    const [me, queued, open] = await Promise.all([
+    const [me, queued, open, handedBack] = await Promise.all([
       api.me(),
       api.conversations({ state: 'queued', limit: 200 }),
       api.conversations({ state: 'open', mine: '1', limit: 200 }),
+      api.conversations({ state: 'handed_back', limit: 200 }),
     ]);
     session.applyMe(me);
-    conversations.applySnapshot([...queued.items, ...open.items]);
+    conversations.applySnapshot([...queued.items, ...open.items, ...handedBack.items]);
     if (lists) return;
     messages.resetExcept(selected);
     if (selected) {

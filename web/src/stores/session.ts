@@ -1,4 +1,10 @@
-import type { Agent, AgentStatus, Channel, QuickReply } from '@kefu/shared';
+import {
+  describeEntry,
+  type Agent,
+  type AgentStatus,
+  type Channel,
+  type QuickReply,
+} from '@kefu/shared';
 import { defineStore } from 'pinia';
 import { computed, ref } from 'vue';
 import { api, type Me, type MySettings } from '../api';
@@ -75,6 +81,12 @@ export const useSessionStore = defineStore('session', () => {
     return agent.value?.channels.some((c) => c.channelId === channelId && c.serving) ?? false;
   }
 
+  /** What a contact button's SessionFrom means, by the channel's entry patterns. */
+  function entryLabel(channelId: string, sessionFrom: string): string {
+    const patterns = channels.value.find((c) => c.id === channelId)?.entryPatterns ?? [];
+    return describeEntry(sessionFrom, patterns)?.label ?? '';
+  }
+
   function channelName(id: string): string {
     return channels.value.find((c) => c.id === id)?.name ?? '';
   }
@@ -97,5 +109,6 @@ export const useSessionStore = defineStore('session', () => {
     clear,
     channelName,
     serves,
+    entryLabel,
   };
 });
