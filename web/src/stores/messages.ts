@@ -211,6 +211,43 @@ export const useMessagesStore = defineStore('messages', () => {
     await deliver(conversationId, { kind: 'image', clientId, mediaId });
   }
 
+  /**
+   * A mini-program card (小程序卡片), its cover uploaded first when one is given; the server
+   * turns the cover into WeChat's thumb_media_id when it sends.
+   */
+  async function sendCard(
+    conv: Conversation,
+    card: { title: string; pagePath: string; appId?: string },
+    cover: File | null,
+  ): Promise<void> {
+    const clientId = newClientId();
+    thread(conv.id);
+    upsert(
+      placeholder(conv, clientId, { card: { ...card, thumbMediaId: null } }, 'miniprogrampage'),
+    );
+    let thumbMediaId: string | null = null;
+    if (cover) {
+      try {
+        thumbMediaId = (await api.upload(cover)).id;
+      } catch (err) {
+        replaceLocal(clientId, conv.id, null);
+        throw err;
+      }
+    }
+    await deliver(conv.id, { kind: 'miniprogrampage', clientId, card: { ...card, thumbMediaId } });
+  }
+
+  /** A link card (title, description, URL and picture, all public http(s)). */
+  async function sendLink(
+    conv: Conversation,
+    link: { title: string; description: string; url: string; thumbUrl: string },
+  ): Promise<void> {
+    const clientId = newClientId();
+    thread(conv.id);
+    upsert(placeholder(conv, clientId, { link }, 'link'));
+    await deliver(conv.id, { kind: 'link', clientId, link });
+  }
+
   /** Retry a failed message: resend a lost local one, or ask the server to retry its own. */
   async function retry(m: Message): Promise<void> {
     if (!isLocal(m)) {
@@ -241,6 +278,8 @@ export const useMessagesStore = defineStore('messages', () => {
     resetExcept,
     sendText,
     sendImage,
+    sendCard,
+    sendLink,
     retry,
     reset,
   };
