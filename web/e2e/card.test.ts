@@ -64,6 +64,6 @@ describe('cards and links from the composer', () => {
     expect(card?.card?.thumb?.bytes.length).toBeGreaterThan(0);
     expect(link?.link).toMatchObject({ url: 'https://shop.example.com/promo' });
     await customer.locator('[data-direction="out"][data-kind="miniprogrampage"]').waitFor();
-    await screenshot(desk, 'desk-card-sent');
+    await screenshot(desk, 'desk-card-sent', { forDocs: false });
   });
 });
