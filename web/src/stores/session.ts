@@ -30,9 +30,13 @@ export const useSessionStore = defineStore('session', () => {
     rememberSignedIn(true);
     signedInFlag.value = true;
     agent.value = res.agent;
-    // Signing in puts an offline agent online, as WeChat's own tool does; an agent who is away
-    // on another device stays away (status is one truth across devices).
-    if (res.agent.status === 'offline') agent.value = await api.setStatus('online');
+    // Signing in puts an offline agent online, as WeChat's own tool does, but only one who
+    // serves customers (bound to a mini program and serving it): an owner or admin signing in
+    // to configure must not become a transfer target or get reminders. An agent who is away on
+    // another device stays away (status is one truth across devices).
+    const servesCustomers = res.agent.channels.some((c) => c.serving);
+    if (res.agent.status === 'offline' && servesCustomers)
+      agent.value = await api.setStatus('online');
   }
 
   async function loadMe(): Promise<void> {
