@@ -1,4 +1,6 @@
+import fastifyCompress from '@fastify/compress';
 import fastifyStatic from '@fastify/static';
+import zlib from 'node:zlib';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { existsSync } from 'node:fs';
 import type { Server as NetServer } from 'node:net';
@@ -144,6 +146,16 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   );
   registerErrorHandler(app, gate);
   registerSecurityHeaders(app);
+  // API answers above a couple of KB (lists, history pages) go compressed to browsers that
+  // accept it; brotli at a low quality, since these are made per request. Static files are
+  // precompressed at build time, pushes and small answers stay as they are.
+  await app.register(fastifyCompress, {
+    global: true,
+    threshold: 2048,
+    encodings: ['br', 'gzip'],
+    customTypes: /^application\/json/,
+    brotliOptions: { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 4 } },
+  });
   registerWechatPush(app, ctx, ingest);
   registerAgentRoutes(app, ctx);
   registerAdminRoutes(app, ctx);
@@ -162,12 +174,19 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     await app.register(fastifyStatic, {
       root: webDir,
       wildcard: true,
+      // The build writes .br and .gz beside each file (web/scripts/compress.mjs): sent as they
+      // are to a browser that accepts them, never compressed per request.
+      preCompressed: true,
+      // Our own cache-control below; send's default (max-age=0) would override it.
+      cacheControl: false,
       // The service worker and the page must never be stale; hashed assets can be cached forever.
       setHeaders: (res, file) => {
         if (/(sw\.js|index\.html|manifest\.webmanifest)$/.test(file))
           res.setHeader('cache-control', 'no-cache');
         else if (file.includes(`${path.sep}assets${path.sep}`))
           res.setHeader('cache-control', 'public, max-age=31536000, immutable');
+        // Unhashed files (icons): a day, revalidated after.
+        else res.setHeader('cache-control', 'public, max-age=86400');
       },
     });
   }

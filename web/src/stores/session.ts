@@ -1,10 +1,5 @@
-import {
-  describeEntry,
-  type Agent,
-  type AgentStatus,
-  type Channel,
-  type QuickReply,
-} from '@kefu/shared';
+import type { Agent, AgentStatus, Channel, QuickReply } from '@kefu/shared';
+import { describeEntry } from '@kefu/shared/entry';
 import { defineStore } from 'pinia';
 import { computed, ref } from 'vue';
 import { api, type Me, type MySettings } from '../api';
