@@ -27,9 +27,9 @@ export const zhCN = {
   status: {
     online: '在线',
     away: '离开',
-    offline: '退出',
+    offline: '离线',
     label: '接待状态',
-    offlineConfirm: '切换为“退出”后，你接待中的会话将需要重新接入。确定吗？',
+    offlineConfirm: '切换为“离线”后，你接待中的会话将需要重新接入。确定吗？',
     changed: '状态已切换为{status}',
   },
   connection: {
