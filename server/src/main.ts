@@ -3,7 +3,6 @@ import { buildApp } from './app';
 import { loadConfig } from './config';
 import { listenKefu } from './http/listen';
 import { openDatabase } from './db/index';
-import { runDemo } from './demo';
 import { createWorkspace } from './modules/admin/workspace-service';
 
 const USAGE = `kefu <command>
@@ -82,8 +81,11 @@ async function main(): Promise<void> {
       console.log(`Workspace "${values.workspace}" created; owner ${owner.login} (${owner.id}).`);
       return;
     }
-    case 'demo':
+    case 'demo': {
+      // Loaded only here: the demo brings the WeChat emulator, which a deployment never needs.
+      const { runDemo } = await import('./demo');
       return runDemo();
+    }
     default:
       process.stdout.write(USAGE);
       process.exitCode = command ? 1 : 0;

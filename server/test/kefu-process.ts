@@ -4,7 +4,7 @@ import type { Config } from '../src/config';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const MAIN = path.join(ROOT, 'server/src/main.ts');
-const READY = /Kefu listening on (\S+)/;
+export const READY = /Kefu listening on (\S+)/;
 const KEEP_OUTPUT = 64 * 1024;
 
 /** A node child process that printed its URL (crash tests, benchmarks). */
@@ -63,18 +63,25 @@ export interface ScriptOptions {
   /** Extra node flags, after `--import tsx` (so TypeScript preloads work). */
   nodeArgs?: string[];
   timeoutMs?: number;
+  /** Run plain JavaScript on node alone (a build), without tsx's loader. */
+  plainNode?: boolean;
+  cwd?: string;
 }
 
-/** Runs a TypeScript file under node + tsx; resolves once `ready` (group 1: the URL) is printed. */
+/**
+ * Runs a TypeScript file under node + tsx (or a built file on plain node); resolves once `ready`
+ * (group 1: the URL) is printed.
+ */
 export function startScript(
   file: string,
   args: string[],
   env: NodeJS.ProcessEnv,
   ready: RegExp,
-  { nodeArgs = [], timeoutMs = 30_000 }: ScriptOptions = {},
+  { nodeArgs = [], timeoutMs = 30_000, plainNode = false, cwd = ROOT }: ScriptOptions = {},
 ): Promise<KefuProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', ...nodeArgs, file, ...args], {
-    cwd: ROOT,
+  const loader = plainNode ? [] : ['--import', 'tsx'];
+  const child = spawn(process.execPath, [...loader, ...nodeArgs, file, ...args], {
+    cwd,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
