@@ -1,5 +1,7 @@
 import { createSim } from '@kefu/wechat-sim';
 import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { buildApp } from './app';
 import { loadConfig } from './config';
@@ -125,10 +127,39 @@ export async function runDemo(): Promise<void> {
     wechatApiBase: simUrl,
     allowedOutboundBases: [simUrl],
     publicUrl: process.env.KEFU_PUBLIC_URL ?? `http://127.0.0.1:${process.env.KEFU_PORT ?? 3000}`,
-    logLevel: (process.env.KEFU_LOG_LEVEL as 'info' | undefined) ?? 'warn',
+    logLevel: (process.env.KEFU_LOG_LEVEL as 'info' | undefined) ?? 'info',
   });
-  const app = await buildApp(config);
+  // The terminal shows the banner; the JSON log goes to a file beside the data.
+  mkdirSync(config.dataDir, { recursive: true });
+  const logFile = path.join(config.dataDir, 'kefu.log');
+  const app = await buildApp(config, { logFile });
   const ctx = app.kefu.ctx;
+  // The emulator's customers survive a restart, as WeChat's would (else a reply to an old
+  // conversation fails with 40003: the emulator no longer knows the openid).
+  const simFile = path.join(config.dataDir, 'wechat-sim.json');
+  if (existsSync(simFile)) {
+    try {
+      sim.importState(readFileSync(simFile, 'utf8'));
+    } catch (err) {
+      ctx.log.warn({ err, simFile }, 'emulator state not restored');
+    }
+  }
+  let lastSaved = '';
+  const saveSim = () => {
+    const json = sim.exportState();
+    if (json === lastSaved) return;
+    writeFileSync(`${simFile}.tmp`, json, { mode: 0o600 });
+    renameSync(`${simFile}.tmp`, simFile);
+    lastSaved = json;
+  };
+  const saver = setInterval(() => {
+    try {
+      saveSim();
+    } catch (err) {
+      ctx.log.warn({ err, simFile }, 'emulator state not saved');
+    }
+  }, 5000);
+  saver.unref();
   const channelId = await ensureDemoData(ctx, simUrl);
   const channel = await loadChannel(ctx, channelId);
   await listenKefu(app, { port: config.port, host: config.host });
@@ -144,18 +175,25 @@ export async function runDemo(): Promise<void> {
     format: channel.format,
     pushUrl: `${kefuUrl}/wechat/${channel.id}`,
   });
+  // Ctrl+C reaches this process twice (from the terminal and forwarded by npm start's
+  // wrapper): the first one stops cleanly, the others must not kill it halfway.
+  let stopping = false;
   const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    clearInterval(saver);
+    saveSim();
     await app.close();
     await sim.close();
     process.exit(0);
   };
-  process.once('SIGINT', () => void stop());
-  process.once('SIGTERM', () => void stop());
+  process.on('SIGINT', () => void stop());
+  process.on('SIGTERM', () => void stop());
   const warning = isLoopback(bound.address)
     ? ''
     : '\n  Warning: reachable from other machines, and the demo passwords below are public.';
   console.log(`
-  Kefu 客服台 is running (SQLite in ${config.dataDir}).
+  Kefu 客服台 is running (SQLite in ${config.dataDir}, log in ${logFile}).
   Kefu listening on ${kefuUrl} (bound to ${bound.address}, port ${bound.port})${warning}
 
   Agent console   ${kefuUrl}/

@@ -1,5 +1,6 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { parseAppConfig } from './app-config';
+import { exportState, importState } from './persist';
 import { randomNonce, sha1Signature } from './crypto';
 import * as actions from './customer-actions';
 import { customerPageHtml } from './page';
@@ -72,6 +73,10 @@ export interface Sim {
   stats(): SimStats;
   /** Every custom/send call accepted so far (optionally of one app), oldest first. */
   sends(appId?: string): SendRecord[];
+  /** The customers and their chats as JSON (persist.ts), for a restart to keep. */
+  exportState(): string;
+  /** Restores exportState's JSON; returns how many customers came back. */
+  importState(json: string): number;
 }
 
 export interface UrlCheck {
@@ -155,6 +160,8 @@ export async function createSim(opts: SimOptions = {}): Promise<Sim> {
       state.requireApp(appId);
       state.ensureCustomer(appId, openid).nickname = nickname;
     },
+    exportState: () => exportState(state),
+    importState: (json) => importState(state, json),
     withWechatTool(appId, openid) {
       return customer(appId, openid)?.withWechatTool;
     },

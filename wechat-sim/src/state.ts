@@ -39,7 +39,8 @@ export class SimState {
   /** Every accepted custom/send call: how a test counts what reached customers. */
   readonly sends: SendRecord[] = [];
   private offsetMs = 0;
-  private seq = 0;
+  /** Increasing over every timeline entry of the sim (kept across a restart, see persist.ts). */
+  seq = 0;
 
   constructor(private readonly baseNow: () => number = Date.now) {}
 
