@@ -1,0 +1,220 @@
+import type { Conversation, ReminderRoute } from '@kefu/shared';
+import type { AppContext } from '../../context';
+import { readEvents, currentSeq } from '../realtime/event-log';
+import type { Presence } from '../realtime/presence';
+import { loadRobot, recordOutcome } from './reminder-store';
+import { sendWebPush, type PushPayload, type RouteOutcome } from './web-push';
+import { sendRobotText } from './wecom-robot';
+
+/** One reminder sent (or attempted) to one agent, with what each route did. */
+export interface Reminder {
+  agentId: string;
+  title: string;
+  body: string;
+  conversationId: string;
+  routes: Partial<Record<ReminderRoute, RouteOutcome>>;
+}
+
+/** A customer who writes several lines in a row gets their agent reminded once a minute. */
+const MESSAGE_COOLDOWN_MS = 60_000;
+
+const TITLES = {
+  'conversation.queued': '新的待接入会话',
+  'conversation.assigned': '新会话已分配给你',
+  'conversation.transferred': '新会话已分配给你',
+  'message.created': '客户发来新消息',
+} as const;
+type Kind = keyof typeof TITLES;
+
+/**
+ * Reminders by the routes that reach a phone (Web Push, the agent's WeCom group robot) for online
+ * agents with no live console: new waiting conversations on channels they serve, conversations
+ * given to them, and new customer messages in their own active or idle conversations. Away and
+ * offline agents get none; an agent with a console open anywhere is reminded by the console
+ * itself, so the phone stays quiet. Each event is claimed in `reminders_sent` first, so in a
+ * cluster exactly one node sends it.
+ */
+export class Reminders {
+  private cursor = new Map<string, number>();
+  private lastMessageReminder = new Map<string, number>();
+  /** Every reminder sent (or attempted), newest last; tests and diagnostics read it. */
+  readonly log: Reminder[] = [];
+
+  constructor(
+    private readonly ctx: AppContext,
+    private readonly presence: Presence,
+  ) {}
+
+  /** Starts from now: reminders are for what happens while this node runs. */
+  async init(): Promise<void> {
+    const rows = await this.ctx.db.selectFrom('workspaces').select('id').execute();
+    for (const r of rows) this.cursor.set(r.id, await currentSeq(this.ctx.db, r.id));
+  }
+
+  /** Reads the workspace's new events and reminds for those that call for it. */
+  async process(workspaceId: string): Promise<void> {
+    const { ctx } = this;
+    // Workspaces seen at start begin at their sequence then; a workspace created later starts at 0.
+    const from = this.cursor.get(workspaceId) ?? 0;
+    const events = await readEvents(ctx.db, workspaceId, from);
+    for (const ev of events) {
+      this.cursor.set(workspaceId, ev.seq);
+      const e = ev.event;
+      if (
+        e.name === 'message.created' &&
+        (e.data.message.direction !== 'in' || e.data.message.sender !== 'customer')
+      )
+        continue;
+      if (!(e.name in TITLES)) continue;
+      const claim = await ctx.db
+        .insertInto('remindersSent')
+        .values({ workspaceId, seq: ev.seq, createdAt: ctx.now() })
+        .onConflict((oc) => oc.columns(['workspaceId', 'seq']).doNothing())
+        .executeTakeFirst();
+      if (Number(claim.numInsertedOrUpdatedRows ?? 0) === 0) continue;
+      try {
+        if (e.name === 'message.created') await this.remindMessage(workspaceId, e.data.message);
+        else if (
+          e.name === 'conversation.queued' ||
+          e.name === 'conversation.assigned' ||
+          e.name === 'conversation.transferred'
+        )
+          await this.remind(workspaceId, e.name, e.data.conversation);
+      } catch (err) {
+        ctx.log.warn({ err, workspaceId, seq: ev.seq }, 'reminder not sent');
+      }
+    }
+  }
+
+  private async remindMessage(
+    workspaceId: string,
+    message: { conversationId: string; createdAt: number },
+  ): Promise<void> {
+    const conv = await this.ctx.db
+      .selectFrom('conversations as c')
+      .innerJoin('customers as cu', 'cu.id', 'c.customerId')
+      .select(['c.id', 'c.channelId', 'c.state', 'c.agentId', 'c.acceptedAt', 'c.lastPreview'])
+      .select(['cu.nickname', 'cu.openid'])
+      .where('c.id', '=', message.conversationId)
+      .where('c.workspaceId', '=', workspaceId)
+      .executeTakeFirst();
+    if (!conv?.agentId || (conv.state !== 'active' && conv.state !== 'idle')) return;
+    // A message from before the agent accepted was announced by the queued/assigned reminder.
+    if (conv.acceptedAt !== null && Number(conv.acceptedAt) >= message.createdAt) return;
+    const key = `${conv.agentId}:${conv.id}`;
+    const last = this.lastMessageReminder.get(key) ?? 0;
+    if (this.ctx.now() - last < MESSAGE_COOLDOWN_MS) return;
+    const sent = await this.fanOut(workspaceId, [conv.agentId], 'message.created', {
+      id: conv.id,
+      who: conv.nickname ?? conv.openid,
+      preview: conv.lastPreview,
+    });
+    if (sent > 0) this.lastMessageReminder.set(key, this.ctx.now());
+    if (this.lastMessageReminder.size > 10_000) this.lastMessageReminder.clear();
+  }
+
+  private async remind(workspaceId: string, name: Kind, conv: Conversation): Promise<void> {
+    let q = this.ctx.db
+      .selectFrom('agents as a')
+      .innerJoin('channelAgents as ca', 'ca.agentId', 'a.id')
+      .select('a.id')
+      .where('a.workspaceId', '=', workspaceId)
+      .where('ca.channelId', '=', conv.channelId);
+    q =
+      name === 'conversation.queued'
+        ? q.where('ca.serving', '=', 1)
+        : q.where('a.id', '=', conv.agentId ?? '');
+    const ids = (await q.execute()).map((r) => r.id);
+    await this.fanOut(workspaceId, ids, name, {
+      id: conv.id,
+      who: conv.customer.nickname ?? conv.customer.openid,
+      preview: conv.lastPreview,
+    });
+  }
+
+  /** Sends to each of `agentIds` who is online, enabled and has no live console; returns how many. */
+  private async fanOut(
+    workspaceId: string,
+    agentIds: string[],
+    name: Kind,
+    conv: { id: string; who: string; preview: string },
+  ): Promise<number> {
+    if (agentIds.length === 0) return 0;
+    const { ctx } = this;
+    const agents = await ctx.db
+      .selectFrom('agents')
+      .select(['id', 'notifications'])
+      .where('workspaceId', '=', workspaceId)
+      .where('id', 'in', agentIds)
+      .where('status', '=', 'online')
+      .where('disabled', '=', 0)
+      .execute();
+    const title = TITLES[name];
+    const body = `${conv.who}：${conv.preview || '进入了客服会话'}`;
+    const payload: PushPayload = { title, body, conversationId: conv.id };
+    let sent = 0;
+    await Promise.all(
+      agents.map(async (a) => {
+        if (await this.presence.isConnected(a.id)) return;
+        const reminder: Reminder = {
+          agentId: a.id,
+          title,
+          body,
+          conversationId: conv.id,
+          routes: {},
+        };
+        const jobs: Promise<void>[] = [];
+        if (a.notifications === 1)
+          jobs.push(
+            this.attempt(workspaceId, a.id, 'web_push', reminder, () =>
+              sendWebPush(ctx, a.id, payload),
+            ),
+          );
+        const robot = await loadRobot(ctx, a.id);
+        if (robot)
+          jobs.push(
+            this.attempt(workspaceId, a.id, 'wecom_robot', reminder, () =>
+              sendRobotText(ctx, robot, robotText(ctx.config.publicUrl, payload)),
+            ),
+          );
+        if (jobs.length === 0) return;
+        sent++;
+        this.log.push(reminder);
+        if (this.log.length > 1000) this.log.shift();
+        await Promise.all(jobs);
+      }),
+    );
+    return sent;
+  }
+
+  /** Runs one route, keeps its outcome; a failure is logged and recorded, never thrown. */
+  private async attempt(
+    workspaceId: string,
+    agentId: string,
+    route: ReminderRoute,
+    reminder: Reminder,
+    run: () => Promise<RouteOutcome>,
+  ): Promise<void> {
+    let outcome: RouteOutcome;
+    try {
+      outcome = await run();
+    } catch (err) {
+      outcome = { ok: false, detail: err instanceof Error ? err.message : String(err) };
+    }
+    reminder.routes[route] = outcome;
+    if (!outcome.ok)
+      this.ctx.log.warn({ agentId, route, reason: outcome.detail }, 'reminder failed');
+    await recordOutcome(this.ctx, workspaceId, agentId, route, outcome).catch((err: unknown) =>
+      this.ctx.log.warn({ err, agentId, route }, 'reminder outcome not recorded'),
+    );
+  }
+}
+
+/** The robot's text: what happened, who wrote, and a link into the console when Kefu knows its URL. */
+export function robotText(publicUrl: string | undefined, p: PushPayload): string {
+  const link =
+    publicUrl && p.conversationId
+      ? `\n${publicUrl.replace(/\/+$/, '')}/desk/${p.conversationId}`
+      : '';
+  return `【客服台】${p.title}\n${p.body}${link}`;
+}
