@@ -316,6 +316,8 @@ export const en: Messages = {
       'The webhook must be a WeCom group-robot URL (or its key); nothing was saved',
   },
   reminders2: {
+    messageTitle: 'New message from a customer',
+    messageBody: '{name} sent a new message',
     title: 'Reminders',
     presenceUntilLogout:
       'While you are online you are reminded of new waiting conversations and new customer messages by the routes below, even with the console closed; choosing away or signing out stops them. While the console is open it reminds you itself, never twice.',

@@ -308,6 +308,8 @@ export const zhCN = {
     REMINDER_WEBHOOK_REFUSED: '机器人 Webhook 必须是企业微信群机器人的地址（或它的 key），未保存',
   },
   reminders2: {
+    messageTitle: '客户发来新消息',
+    messageBody: '{name} 发来了新消息',
     title: '提醒方式',
     presenceUntilLogout:
       '在线状态下，即使关闭客服台，仍会通过下面的方式提醒你新的待接入会话和客户的新消息；选择“离开”或退出登录后不再提醒。客服台开着时由客服台自己提醒，不会重复。',
