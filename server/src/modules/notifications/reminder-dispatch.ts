@@ -164,7 +164,8 @@ export class Reminders {
           routes: {},
         };
         const jobs: Promise<void>[] = [];
-        if (a.notifications === 1)
+        // An agent who never registered a browser has no Web Push route: no error to record.
+        if (a.notifications === 1 && (await this.hasPushSubscription(a.id)))
           jobs.push(
             this.attempt(workspaceId, a.id, 'web_push', reminder, () =>
               sendWebPush(ctx, a.id, payload),
@@ -185,6 +186,16 @@ export class Reminders {
       }),
     );
     return sent;
+  }
+
+  private async hasPushSubscription(agentId: string): Promise<boolean> {
+    const row = await this.ctx.db
+      .selectFrom('pushSubscriptions')
+      .select('id')
+      .where('agentId', '=', agentId)
+      .limit(1)
+      .executeTakeFirst();
+    return row !== undefined;
   }
 
   /** Runs one route, keeps its outcome; a failure is logged and recorded, never thrown. */
