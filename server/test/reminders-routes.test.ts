@@ -153,6 +153,20 @@ describe.each(DIALECTS)('reminders by phone routes (%s)', (dialect) => {
     expect(JSON.stringify(routes)).not.toContain('key-test-000001');
   });
 
+  it("keeps to WeCom's 20 messages a minute per robot", async () => {
+    const a = await s.agent('limited');
+    await a.put('/api/me/reminders/wecom-robot', { webhook: 'key-limit-00001' });
+    const results = [];
+    for (let i = 0; i < 21; i++)
+      results.push(await a.post('/api/me/reminders/test', { route: 'wecom_robot' }));
+    expect(results.slice(0, 20).every((r) => r.ok)).toBe(true);
+    expect(results[20]).toEqual({
+      ok: false,
+      detail: 'rate limited: WeCom allows a robot 20 messages a minute',
+    });
+    expect(robot.calls.filter((c) => c.key === 'key-limit-00001')).toHaveLength(20);
+  });
+
   it('refuses a webhook on another host or path and stores nothing', async () => {
     const a = await s.agent('hostile');
     for (const webhook of [
