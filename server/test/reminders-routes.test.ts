@@ -151,6 +151,9 @@ describe.each(DIALECTS)('reminders by phone routes (%s)', (dialect) => {
       .executeTakeFirstOrThrow();
     expect(row.configEnc).not.toContain('key-test-000001');
     expect(JSON.stringify(routes)).not.toContain('key-test-000001');
+    const removed = await a.request<any>('DELETE', '/api/me/reminders/wecom-robot');
+    expect(removed.wecomRobot).toBeNull();
+    expect((await a.post('/api/me/reminders/test', { route: 'wecom_robot' })).ok).toBe(false);
   });
 
   it("keeps to WeCom's 20 messages a minute per robot", async () => {
