@@ -95,6 +95,25 @@ describe.each(DIALECTS)('reminders by phone routes (%s)', (dialect) => {
     expect(routes.presence.rule).toBe('until_logout');
   });
 
+  it('a customer writing into an idle conversation of the agent reminds them', async () => {
+    const a = await closedConsoleAgent('idle1', 'key-idle-00001');
+    await s.sim.sendText(s.channel.appId, 'o-rem-idle', '先问一句');
+    const queued = await waitFor(() =>
+      s.app.kefu.reminders.log.find((r) => r.agentId === a.agentId && r.body.includes('先问一句')),
+    );
+    await a.post(`/api/conversations/${queued.conversationId}/accept`);
+    s.clock.advance(31 * 60_000);
+    await s.app.kefu.workers.sweep();
+    expect((await a.get(`/api/conversations/${queued.conversationId}`)).state).toBe('idle');
+    await s.sim.sendText(s.channel.appId, 'o-rem-idle', '还在吗');
+    // Back in the queue (preferring this agent): the waiting-conversation reminder reaches them.
+    await waitFor(
+      () => robotTexts('key-idle-00001').some((t) => t.includes('还在吗')),
+      10_000,
+      'a reminder for the idle conversation',
+    );
+  });
+
   it('sends nothing to an agent who is away', async () => {
     const away = await closedConsoleAgent('away1', 'key-away-00001');
     await away.put('/api/me/status', { status: 'away' });
