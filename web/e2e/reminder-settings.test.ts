@@ -1,12 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ConfigInput } from '../../server/src/config';
 import { startRobotFake } from '../../server/test/reminder-fakes';
-import { agentDesk, screenshot, useE2E } from './browser';
+import { agentDesk, newPage, screenshot, signIn, useE2E } from './browser';
 
 describe('提醒方式 on the settings page', () => {
   let robot: Awaited<ReturnType<typeof startRobotFake>>;
   // The fake robot starts first; useE2E reads this config when its own beforeAll runs.
-  const opts: { config: ConfigInput } = { config: {} };
+  // The production grace period, so the guide's picture shows the default a shop sees.
+  const opts: { config: ConfigInput } = { config: { presenceGraceSeconds: 60 } };
   beforeAll(async () => {
     robot = await startRobotFake();
     opts.config.wecomRobotBase = robot.origin;
@@ -62,5 +63,33 @@ describe('提醒方式 on the settings page', () => {
     await expect(result.textContent()).resolves.toContain('93000');
     robot.setMode('ok');
     expect(id).toBeTruthy();
+  });
+
+  it('an admin chooses the presence rule there; agents see what it means', async () => {
+    const { s, browser } = env;
+    const owner = await s.app.kefu.ctx.db
+      .selectFrom('agents')
+      .select('login')
+      .where('workspaceId', '=', s.workspaceId)
+      .where('role', '=', 'owner')
+      .executeTakeFirstOrThrow();
+    const { page } = await newPage(browser);
+    await signIn(page, s.url, owner.login, 'owner-pass-1');
+    await page.getByTestId('nav-settings').click();
+    await page.getByTestId('presence-rule-grace').click();
+    await expect.poll(async () => (await s.owner.get('/api/settings')).presenceRule).toBe('grace');
+    await page.getByTestId('reminder-routes').getByText('秒后自动变为离线').waitFor();
+    await page.getByTestId('reminder-routes').scrollIntoViewIfNeeded();
+    await page.evaluate(() => document.querySelectorAll('.el-message').forEach((e) => e.remove()));
+    await screenshot(page, 'settings-presence-rule');
+    await page.getByTestId('presence-rule-until_logout').click();
+    await expect
+      .poll(async () => (await s.owner.get('/api/settings')).presenceRule)
+      .toBe('until_logout');
+    // An agent sees the rule's meaning but not the choice.
+    const { page: agentPage } = await agentDesk(browser, s, '客服小张');
+    await agentPage.getByTestId('nav-settings').click();
+    await agentPage.getByTestId('reminder-routes').waitFor();
+    expect(await agentPage.getByTestId('presence-rule').count()).toBe(0);
   });
 });

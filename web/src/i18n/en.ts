@@ -342,5 +342,11 @@ export const en: Messages = {
     testOk: 'Test reminder sent; check your phone or the WeCom group',
     testFailed: 'The test reminder did not arrive: {reason}',
     lastError: 'Reminder failed at {at}: {reason}',
+    ruleLabel: 'Workspace presence rule (admins)',
+    ruleHint: 'Applies to every agent of this workspace.',
+    ruleUntilLogout:
+      'Online until the agent chooses away or signs out (as WeChat’s assistant: reminders continue with the console closed)',
+    ruleGrace:
+      'Offline {n} seconds after the last console closes (no reminders; their active conversations need re-accepting)',
   },
 };

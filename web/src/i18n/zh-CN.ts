@@ -333,6 +333,10 @@ export const zhCN = {
     testOk: '测试提醒已发出，请查看手机或企业微信群',
     testFailed: '测试提醒没有送达：{reason}',
     lastError: '{at} 提醒失败：{reason}',
+    ruleLabel: '工作区在线规则（管理员）',
+    ruleHint: '对本工作区的所有客服生效。',
+    ruleUntilLogout: '一直在线，直到客服选择离开或退出登录（和微信客服小助手一样，关闭后仍提醒）',
+    ruleGrace: '关闭所有客服台页面 {n} 秒后自动离线（离线后不提醒，接待中的会话变为需重新接入）',
   },
 };
 
