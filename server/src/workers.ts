@@ -83,6 +83,11 @@ export class Workers {
       .deleteFrom('inboundKeys')
       .where('createdAt', '<', now - DEDUPE_RETENTION_MS)
       .execute();
+    // A claim outlives its event by nothing: events older than the retention are gone already.
+    await this.ctx.db
+      .deleteFrom('remindersSent')
+      .where('createdAt', '<', now - EVENT_RETENTION_MS)
+      .execute();
   }
 
   async start(): Promise<void> {

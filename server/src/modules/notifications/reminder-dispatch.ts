@@ -1,8 +1,8 @@
-import type { Conversation, ReminderRoute } from '@kefu/shared';
+import type { RealtimeEvent, ReminderRoute } from '@kefu/shared';
 import type { AppContext } from '../../context';
 import { readEvents, currentSeq } from '../realtime/event-log';
 import type { Presence } from '../realtime/presence';
-import { loadRobot, recordOutcome } from './reminder-store';
+import { loadRobot, recordOutcome, type RobotConfig } from './reminder-store';
 import { sendWebPush, type PushPayload, type RouteOutcome } from './web-push';
 import { sendRobotText } from './wecom-robot';
 
@@ -26,6 +26,19 @@ const TITLES = {
 } as const;
 type Kind = keyof typeof TITLES;
 
+/** One agent to remind, and by which routes. */
+interface Target {
+  agentId: string;
+  push: boolean;
+  robot: RobotConfig | null;
+}
+/** What an event calls for: whom to remind of which conversation. */
+interface Plan {
+  name: Kind;
+  conv: { id: string; who: string; preview: string };
+  targets: Target[];
+}
+
 /**
  * Reminders by the routes that reach a phone (Web Push, the agent's WeCom group robot) for online
  * agents with no live console: new waiting conversations on channels they serve, conversations
@@ -45,13 +58,22 @@ export class Reminders {
     private readonly presence: Presence,
   ) {}
 
+  /** The last event sequence of the workspace this node has gone through (tests, diagnostics). */
+  seenUpTo(workspaceId: string): number {
+    return this.cursor.get(workspaceId) ?? 0;
+  }
+
   /** Starts from now: reminders are for what happens while this node runs. */
   async init(): Promise<void> {
     const rows = await this.ctx.db.selectFrom('workspaces').select('id').execute();
     for (const r of rows) this.cursor.set(r.id, await currentSeq(this.ctx.db, r.id));
   }
 
-  /** Reads the workspace's new events and reminds for those that call for it. */
+  /**
+   * Reads the workspace's new events and reminds for those that call for it. Whom to remind is
+   * worked out first (reads only); an event is claimed only when someone is to be reminded, so
+   * the ordinary customer message costs no write here.
+   */
   async process(workspaceId: string): Promise<void> {
     const { ctx } = this;
     // Workspaces seen at start begin at their sequence then; a workspace created later starts at 0.
@@ -59,61 +81,35 @@ export class Reminders {
     const events = await readEvents(ctx.db, workspaceId, from);
     for (const ev of events) {
       this.cursor.set(workspaceId, ev.seq);
-      const e = ev.event;
-      if (
-        e.name === 'message.created' &&
-        (e.data.message.direction !== 'in' || e.data.message.sender !== 'customer')
-      )
-        continue;
-      if (!(e.name in TITLES)) continue;
-      const claim = await ctx.db
-        .insertInto('remindersSent')
-        .values({ workspaceId, seq: ev.seq, createdAt: ctx.now() })
-        .onConflict((oc) => oc.columns(['workspaceId', 'seq']).doNothing())
-        .executeTakeFirst();
-      if (Number(claim.numInsertedOrUpdatedRows ?? 0) === 0) continue;
       try {
-        if (e.name === 'message.created') await this.remindMessage(workspaceId, e.data.message);
-        else if (
-          e.name === 'conversation.queued' ||
-          e.name === 'conversation.assigned' ||
-          e.name === 'conversation.transferred'
-        )
-          await this.remind(workspaceId, e.name, e.data.conversation);
+        const plan = await this.plan(workspaceId, ev.event);
+        if (!plan || plan.targets.length === 0) continue;
+        const claim = await ctx.db
+          .insertInto('remindersSent')
+          .values({ workspaceId, seq: ev.seq, createdAt: ctx.now() })
+          .onConflict((oc) => oc.columns(['workspaceId', 'seq']).doNothing())
+          .executeTakeFirst();
+        if (Number(claim.numInsertedOrUpdatedRows ?? 0) === 0) continue;
+        await this.send(workspaceId, plan);
       } catch (err) {
         ctx.log.warn({ err, workspaceId, seq: ev.seq }, 'reminder not sent');
       }
     }
   }
 
-  private async remindMessage(
-    workspaceId: string,
-    message: { conversationId: string; createdAt: number },
-  ): Promise<void> {
-    const conv = await this.ctx.db
-      .selectFrom('conversations as c')
-      .innerJoin('customers as cu', 'cu.id', 'c.customerId')
-      .select(['c.id', 'c.channelId', 'c.state', 'c.agentId', 'c.acceptedAt', 'c.lastPreview'])
-      .select(['cu.nickname', 'cu.openid'])
-      .where('c.id', '=', message.conversationId)
-      .where('c.workspaceId', '=', workspaceId)
-      .executeTakeFirst();
-    if (!conv?.agentId || (conv.state !== 'active' && conv.state !== 'idle')) return;
-    // A message from before the agent accepted was announced by the queued/assigned reminder.
-    if (conv.acceptedAt !== null && Number(conv.acceptedAt) >= message.createdAt) return;
-    const key = `${conv.agentId}:${conv.id}`;
-    const last = this.lastMessageReminder.get(key) ?? 0;
-    if (this.ctx.now() - last < MESSAGE_COOLDOWN_MS) return;
-    const sent = await this.fanOut(workspaceId, [conv.agentId], 'message.created', {
-      id: conv.id,
-      who: conv.nickname ?? conv.openid,
-      preview: conv.lastPreview,
-    });
-    if (sent > 0) this.lastMessageReminder.set(key, this.ctx.now());
-    if (this.lastMessageReminder.size > 10_000) this.lastMessageReminder.clear();
-  }
-
-  private async remind(workspaceId: string, name: Kind, conv: Conversation): Promise<void> {
+  private async plan(workspaceId: string, e: RealtimeEvent): Promise<Plan | null> {
+    if (e.name === 'message.created') {
+      const m = e.data.message;
+      if (m.direction !== 'in' || m.sender !== 'customer') return null;
+      return this.planMessage(workspaceId, m);
+    }
+    if (
+      e.name !== 'conversation.queued' &&
+      e.name !== 'conversation.assigned' &&
+      e.name !== 'conversation.transferred'
+    )
+      return null;
+    const conv = e.data.conversation;
     let q = this.ctx.db
       .selectFrom('agents as a')
       .innerJoin('channelAgents as ca', 'ca.agentId', 'a.id')
@@ -121,25 +117,48 @@ export class Reminders {
       .where('a.workspaceId', '=', workspaceId)
       .where('ca.channelId', '=', conv.channelId);
     q =
-      name === 'conversation.queued'
+      e.name === 'conversation.queued'
         ? q.where('ca.serving', '=', 1)
         : q.where('a.id', '=', conv.agentId ?? '');
     const ids = (await q.execute()).map((r) => r.id);
-    await this.fanOut(workspaceId, ids, name, {
-      id: conv.id,
-      who: conv.customer.nickname ?? conv.customer.openid,
-      preview: conv.lastPreview,
-    });
+    return {
+      name: e.name,
+      conv: {
+        id: conv.id,
+        who: conv.customer.nickname ?? conv.customer.openid,
+        preview: conv.lastPreview,
+      },
+      targets: await this.targets(workspaceId, ids),
+    };
   }
 
-  /** Sends to each of `agentIds` who is online, enabled and has no live console; returns how many. */
-  private async fanOut(
+  private async planMessage(
     workspaceId: string,
-    agentIds: string[],
-    name: Kind,
-    conv: { id: string; who: string; preview: string },
-  ): Promise<number> {
-    if (agentIds.length === 0) return 0;
+    message: { conversationId: string; createdAt: number },
+  ): Promise<Plan | null> {
+    const conv = await this.ctx.db
+      .selectFrom('conversations as c')
+      .innerJoin('customers as cu', 'cu.id', 'c.customerId')
+      .select(['c.id', 'c.state', 'c.agentId', 'c.acceptedAt', 'c.lastPreview'])
+      .select(['cu.nickname', 'cu.openid'])
+      .where('c.id', '=', message.conversationId)
+      .where('c.workspaceId', '=', workspaceId)
+      .executeTakeFirst();
+    if (!conv?.agentId || (conv.state !== 'active' && conv.state !== 'idle')) return null;
+    // A message from before the agent accepted was announced by the queued/assigned reminder.
+    if (conv.acceptedAt !== null && Number(conv.acceptedAt) >= message.createdAt) return null;
+    const last = this.lastMessageReminder.get(`${conv.agentId}:${conv.id}`) ?? 0;
+    if (this.ctx.now() - last < MESSAGE_COOLDOWN_MS) return null;
+    return {
+      name: 'message.created',
+      conv: { id: conv.id, who: conv.nickname ?? conv.openid, preview: conv.lastPreview },
+      targets: await this.targets(workspaceId, [conv.agentId]),
+    };
+  }
+
+  /** Of `agentIds`, those online, enabled, with no live console and at least one route. */
+  private async targets(workspaceId: string, agentIds: string[]): Promise<Target[]> {
+    if (agentIds.length === 0) return [];
     const { ctx } = this;
     const agents = await ctx.db
       .selectFrom('agents')
@@ -149,43 +168,54 @@ export class Reminders {
       .where('status', '=', 'online')
       .where('disabled', '=', 0)
       .execute();
-    const title = TITLES[name];
-    const body = `${conv.who}：${conv.preview || '进入了客服会话'}`;
-    const payload: PushPayload = { title, body, conversationId: conv.id };
-    let sent = 0;
+    const out: Target[] = [];
+    for (const a of agents) {
+      if (await this.presence.isConnected(a.id)) continue;
+      // An agent who never registered a browser has no Web Push route: no error to record.
+      const push = a.notifications === 1 && (await this.hasPushSubscription(a.id));
+      const robot = await loadRobot(ctx, a.id);
+      if (push || robot) out.push({ agentId: a.id, push, robot });
+    }
+    return out;
+  }
+
+  private async send(workspaceId: string, plan: Plan): Promise<void> {
+    const { ctx } = this;
+    const title = TITLES[plan.name];
+    const body = `${plan.conv.who}：${plan.conv.preview || '进入了客服会话'}`;
+    const payload: PushPayload = { title, body, conversationId: plan.conv.id };
     await Promise.all(
-      agents.map(async (a) => {
-        if (await this.presence.isConnected(a.id)) return;
+      plan.targets.map(async (t) => {
         const reminder: Reminder = {
-          agentId: a.id,
+          agentId: t.agentId,
           title,
           body,
-          conversationId: conv.id,
+          conversationId: plan.conv.id,
           routes: {},
         };
-        const jobs: Promise<void>[] = [];
-        // An agent who never registered a browser has no Web Push route: no error to record.
-        if (a.notifications === 1 && (await this.hasPushSubscription(a.id)))
-          jobs.push(
-            this.attempt(workspaceId, a.id, 'web_push', reminder, () =>
-              sendWebPush(ctx, a.id, payload),
-            ),
-          );
-        const robot = await loadRobot(ctx, a.id);
-        if (robot)
-          jobs.push(
-            this.attempt(workspaceId, a.id, 'wecom_robot', reminder, () =>
-              sendRobotText(ctx, robot, robotText(ctx.config.publicUrl, payload)),
-            ),
-          );
-        if (jobs.length === 0) return;
-        sent++;
         this.log.push(reminder);
         if (this.log.length > 1000) this.log.shift();
-        await Promise.all(jobs);
+        if (plan.name === 'message.created') this.noteMessageReminder(t.agentId, plan.conv.id);
+        const { robot } = t;
+        await Promise.all([
+          t.push
+            ? this.attempt(workspaceId, t.agentId, 'web_push', reminder, () =>
+                sendWebPush(ctx, t.agentId, payload),
+              )
+            : undefined,
+          robot
+            ? this.attempt(workspaceId, t.agentId, 'wecom_robot', reminder, () =>
+                sendRobotText(ctx, robot, robotText(ctx.config.publicUrl, payload)),
+              )
+            : undefined,
+        ]);
       }),
     );
-    return sent;
+  }
+
+  private noteMessageReminder(agentId: string, conversationId: string): void {
+    if (this.lastMessageReminder.size > 10_000) this.lastMessageReminder.clear();
+    this.lastMessageReminder.set(`${agentId}:${conversationId}`, this.ctx.now());
   }
 
   private async hasPushSubscription(agentId: string): Promise<boolean> {
