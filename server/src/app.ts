@@ -33,7 +33,8 @@ import { MemoryBus, RedisBus, type EventBus } from './modules/realtime/bus';
 import { Gateway } from './modules/realtime/gateway';
 import { Presence } from './modules/realtime/presence';
 import { Workers } from './workers';
-import { WebPushReminders } from './modules/notifications/web-push';
+import { Reminders } from './modules/notifications/reminder-dispatch';
+import { registerReminderRoutes } from './modules/notifications/reminder-routes';
 import { registerPushRoutes } from './modules/notifications/push-routes';
 
 export interface BuildOptions {
@@ -53,7 +54,7 @@ export interface Kefu {
   gateway: Gateway;
   presence: Presence;
   db: DbHandle;
-  reminders: WebPushReminders;
+  reminders: Reminders;
   /** Extra listening sockets on the same port (http/listen.ts), closed with the app. */
   acceptors: NetServer[];
 }
@@ -133,7 +134,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   }
   const presence = new Presence(ctx);
   const gateway = new Gateway(ctx, bus, presence);
-  const reminders = new WebPushReminders(ctx, presence);
+  const reminders = new Reminders(ctx, presence);
   const workers = new Workers(ctx, presence, gateway, reminders);
   bus.subscribe((workspaceId) => workers.kickReminders(workspaceId));
   const acceptors: NetServer[] = [];
@@ -164,6 +165,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   registerRoutingRoutes(app, ctx);
   registerMessageRoutes(app, ctx);
   registerPushRoutes(app, ctx);
+  registerReminderRoutes(app, ctx);
   app.get('/api/openapi.json', async () => buildOpenApi());
   app.get('/api/health', async () => ({ ok: true, dialect: db.dialect, node: config.nodeId }));
 

@@ -73,6 +73,16 @@ const schema = z.object({
     .union([z.boolean(), z.string()])
     .transform((v) => v === true || v === 'true' || v === '1')
     .default(false),
+  /**
+   * The VAPID contact push services see (`mailto:` or `https:`; web-push refuses anything else).
+   * Unset: derived from the public URL (see notifications/web-push.ts).
+   */
+  vapidSubject: z
+    .string()
+    .regex(/^(mailto:[^\s@]+@[^\s@]+|https:\/\/\S+)$/, 'must be a mailto: address or an https: URL')
+    .optional(),
+  /** Where WeCom group-robot webhooks are posted (tests point it at a local fake). */
+  wecomRobotBase: z.string().url().default('https://qyapi.weixin.qq.com'),
 });
 
 export type Config = z.infer<typeof schema> & { secretKey: string };
@@ -103,6 +113,8 @@ const ENV: Record<string, keyof ConfigInput> = {
   KEFU_TRUST_PROXY: 'trustProxy',
   KEFU_NODE_ID: 'nodeId',
   KEFU_PASSWORD_COST: 'passwordCost',
+  KEFU_VAPID_SUBJECT: 'vapidSubject',
+  KEFU_WECOM_ROBOT_BASE: 'wecomRobotBase',
 };
 
 /** Reads KEFU_* variables, applies overrides, validates, and fails fast with the bad field. */

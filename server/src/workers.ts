@@ -9,7 +9,7 @@ import { healthOf } from './modules/realtime/bus';
 import { pruneEvents } from './modules/realtime/event-log';
 import type { Gateway } from './modules/realtime/gateway';
 import type { Presence } from './modules/realtime/presence';
-import type { WebPushReminders } from './modules/notifications/web-push';
+import type { Reminders } from './modules/notifications/reminder-dispatch';
 
 const EVENT_RETENTION_MS = 24 * 3600_000;
 const DEDUPE_RETENTION_MS = 7 * 24 * 3600_000;
@@ -36,7 +36,7 @@ export class Workers {
     private readonly ctx: AppContext,
     private readonly presence: Presence,
     private readonly gateway: Gateway,
-    private readonly reminders: WebPushReminders,
+    private readonly reminders: Reminders,
   ) {
     this.jobs = new Coalescer((err) => ctx.log.error({ err }, 'background job failed'));
     this.heartbeat = new NodeHeartbeat(ctx);
@@ -55,7 +55,7 @@ export class Workers {
     });
   }
 
-  /** New events in a workspace: send Web Push reminders for those nobody is watching live. */
+  /** New events in a workspace: remind (Web Push, WeCom robot) those with no console open. */
   kickReminders(workspaceId: string): void {
     if (this.stopped) return;
     void this.jobs.run(`remind:${workspaceId}`, () => this.reminders.process(workspaceId));
@@ -82,6 +82,11 @@ export class Workers {
     await this.ctx.db
       .deleteFrom('inboundKeys')
       .where('createdAt', '<', now - DEDUPE_RETENTION_MS)
+      .execute();
+    // A claim outlives its event by nothing: events older than the retention are gone already.
+    await this.ctx.db
+      .deleteFrom('remindersSent')
+      .where('createdAt', '<', now - EVENT_RETENTION_MS)
       .execute();
   }
 

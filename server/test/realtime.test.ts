@@ -139,7 +139,10 @@ describe.each(DIALECTS)('realtime stream (%s)', (dialect) => {
     await rt.close();
   });
 
-  it('losing every connection past the grace period makes the agent offline and idles their conversations', async () => {
+  it("with the 'grace' rule, losing every connection past the grace period makes the agent offline and idles their conversations", async () => {
+    // The default rule keeps a closed console online (reminders-routes.test.ts); this workspace
+    // chooses the grace period instead.
+    await s.owner.put('/api/settings', { presenceRule: 'grace' });
     const g = await s.agent('graceful');
     const rt = await g.socket();
     await s.sim.sendText(s.channel.appId, 'o-grace', '你好');
@@ -170,5 +173,6 @@ describe.each(DIALECTS)('realtime stream (%s)', (dialect) => {
     await s.app.kefu.workers.sweep();
     expect((await g.get('/api/me')).agent.status).toBe('offline');
     expect((await g.get(`/api/conversations/${conv.id}`)).state).toBe('idle');
+    await s.owner.put('/api/settings', { presenceRule: 'until_logout' });
   });
 });

@@ -131,5 +131,40 @@ export const quickReplyBody = z.object({
   text: z.string().min(1).max(LIMITS.textMaxChars),
 });
 export const workspaceSettingsBody = z.object({
-  sensitiveWords: z.array(z.string().min(1).max(50)).max(1000),
+  sensitiveWords: z.array(z.string().min(1).max(50)).max(1000).optional(),
+  /** 'until_logout': online until the agent picks away or logs out; 'grace': offline after the grace period. */
+  presenceRule: z.enum(['until_logout', 'grace']).optional(),
 });
+
+/** An agent's WeCom group robot: the webhook URL (or just its key) and whom to @ (userid or mobile). */
+export const wecomRobotBody = z.object({
+  webhook: z.string().trim().min(1).max(500),
+  mention: z
+    .string()
+    .trim()
+    .max(64)
+    .regex(/^[A-Za-z0-9_.@-]*$/, 'a WeCom userid or a mobile number')
+    .optional(),
+});
+export const reminderRouteSchema = z.enum(['web_push', 'wecom_robot']);
+export type ReminderRoute = z.infer<typeof reminderRouteSchema>;
+export const reminderTestBody = z.object({ route: reminderRouteSchema });
+
+/** The last outcome of one reminder route, as the settings page shows it. */
+export interface ReminderRouteStatus {
+  lastOkAt: number | null;
+  lastError: string | null;
+  lastErrorAt: number | null;
+}
+/** GET /api/me/reminders. */
+export interface MyReminderRoutes {
+  webPush: ReminderRouteStatus & { subscriptions: number };
+  wecomRobot: (ReminderRouteStatus & { keyHint: string; mention: string }) | null;
+  /** The workspace's presence rule, and the grace period when it is 'grace'. */
+  presence: { rule: 'until_logout' | 'grace'; graceSeconds: number };
+}
+/** POST /api/me/reminders/test: whether the test reminder was accepted, and a sentence why not. */
+export interface ReminderTestResult {
+  ok: boolean;
+  detail: string;
+}

@@ -60,6 +60,10 @@ export const ERROR_CODES = {
       'Delivery uncertain: the node died while sending; check with the customer before resending',
   },
   INTERNAL: { status: 500, message: 'Internal error' },
+  REMINDER_WEBHOOK_REFUSED: {
+    status: 400,
+    message: 'The robot webhook must be a WeCom group-robot URL (or its key)',
+  },
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

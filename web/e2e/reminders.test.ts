@@ -55,4 +55,33 @@ describe('reminders follow the status', () => {
     await expect.poll(() => page.title()).toBe('(2) 客服台');
     expect(await shown(page)).toHaveLength(1);
   });
+
+  it('a new message in an own conversation that is not in front notifies too', async () => {
+    const { s, browser } = env;
+    const { page, context } = await agentDesk(browser, s, '客服小李', { online: false });
+    await context.grantPermissions(['notifications']);
+    await context.addInitScript(spyOnNotifications);
+    await page.reload();
+    await setStatus(page, 'online');
+    await s.sim.sendText(s.channel.appId, 'oRemindMsgA', '我是客户甲');
+    await page
+      .getByTestId('queue-item')
+      .filter({ hasText: '我是客户甲' })
+      .getByTestId('accept-button')
+      .click();
+    await page.getByTestId('mine-item').filter({ hasText: '我是客户甲' }).click();
+    await s.sim.sendText(s.channel.appId, 'oRemindMsgB', '我是客户乙');
+    await page.getByTestId('tab-queue').click();
+    await page
+      .getByTestId('queue-item')
+      .filter({ hasText: '我是客户乙' })
+      .getByTestId('accept-button')
+      .click();
+    await page.getByTestId('mine-item').filter({ hasText: '我是客户乙' }).click();
+    // 乙 is in front; 甲 writes again.
+    await s.sim.sendText(s.channel.appId, 'oRemindMsgA', '甲的新消息');
+    await expect
+      .poll(async () => (await shown(page)).filter((n) => n.startsWith('客户发来新消息')))
+      .toEqual(['客户发来新消息|访客 MSGA 发来了新消息']);
+  });
 });

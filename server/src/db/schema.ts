@@ -23,6 +23,7 @@ export interface Database {
   kv: KvTable;
   remindersSent: ReminderSentTable;
   clusterNodes: ClusterNodeTable;
+  reminderRoutes: ReminderRouteTable;
 }
 
 export interface ReminderSentTable {
@@ -37,6 +38,8 @@ export interface WorkspaceTable {
   eventSeq: number;
   sensitiveWords: string; // JSON array of strings
   createdAt: number;
+  /** 'until_logout' (the default) or 'grace': see presence.ts. */
+  presenceRule: Generated<PresenceRule>;
 }
 
 export type Role = 'owner' | 'admin' | 'supervisor' | 'agent';
@@ -256,4 +259,20 @@ export interface PushSubscriptionTable {
 export interface KvTable {
   key: string;
   value: string;
+}
+
+export type PresenceRule = 'until_logout' | 'grace';
+export type ReminderRoute = 'web_push' | 'wecom_robot';
+
+/** One reminder route of one agent: its sealed settings and its last outcome. */
+export interface ReminderRouteTable {
+  agentId: string;
+  route: ReminderRoute;
+  workspaceId: string;
+  /** Sealed JSON (wecom_robot: { key, mention }); null for web_push (its rows are subscriptions). */
+  configEnc: string | null;
+  lastOkAt: number | null;
+  lastError: string | null;
+  lastErrorAt: number | null;
+  updatedAt: number;
 }

@@ -413,5 +413,41 @@ export const en: Messages = {
     WECHAT_BAD_PAYLOAD: 'Unreadable message',
     WECHAT_APPID_MISMATCH: 'AppID mismatch',
     INTERNAL: 'Server error; try again later',
+    REMINDER_WEBHOOK_REFUSED:
+      'The webhook must be a WeCom group-robot URL (or its key); nothing was saved',
+  },
+  reminders2: {
+    messageTitle: 'New message from a customer',
+    messageBody: '{name} sent a new message',
+    title: 'Reminders',
+    presenceUntilLogout:
+      'While you are online you are reminded of new waiting conversations and new customer messages by the routes below, even with the console closed; choosing away or signing out stops them. While the console is open it reminds you itself, never twice.',
+    presenceGrace:
+      'This workspace sets you offline {n} seconds after the console closes, and offline means no reminders. Until then the routes below remind you.',
+    webPush: 'Browser push (Web Push)',
+    webPushCount: '{n} browsers or phones receive pushes',
+    webPushNone:
+      'No browser receives pushes yet: install the console on your phone and tap "Turn on here"',
+    webPushEnable: 'Turn on here',
+    robot: 'WeCom group robot',
+    robotHint:
+      "Add a robot to a WeCom group and paste its webhook URL here; reminders go to the group and {'@'} you (enter your WeCom userid or mobile number).",
+    robotSet: 'A robot is set (key {hint}); paste a new URL to replace it',
+    webhookPlaceholder: 'https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=…',
+    webhookKeep: 'Paste a new webhook URL to replace it',
+    mentionPlaceholder: "{'@'} WeCom userid or mobile",
+    save: 'Save',
+    remove: 'Remove robot',
+    robotSaved: 'Robot saved; send a test reminder to try it',
+    test: 'Send a test reminder',
+    testOk: 'Test reminder sent; check your phone or the WeCom group',
+    testFailed: 'The test reminder did not arrive: {reason}',
+    lastError: 'Reminder failed at {at}: {reason}',
+    ruleLabel: 'Workspace presence rule (admins)',
+    ruleHint: 'Applies to every agent of this workspace.',
+    ruleUntilLogout:
+      'Online until the agent chooses away or signs out (as WeChat’s assistant: reminders continue with the console closed)',
+    ruleGrace:
+      'Offline {n} seconds after the last console closes (no reminders; their active conversations need re-accepting)',
   },
 };

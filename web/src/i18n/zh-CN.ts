@@ -401,6 +401,38 @@ export const zhCN = {
     WECHAT_BAD_PAYLOAD: '消息格式错误',
     WECHAT_APPID_MISMATCH: 'AppID 不匹配',
     INTERNAL: '服务器出错了，请稍后重试',
+    REMINDER_WEBHOOK_REFUSED: '机器人 Webhook 必须是企业微信群机器人的地址（或它的 key），未保存',
+  },
+  reminders2: {
+    messageTitle: '客户发来新消息',
+    messageBody: '{name} 发来了新消息',
+    title: '提醒方式',
+    presenceUntilLogout:
+      '在线状态下，即使关闭客服台，仍会通过下面的方式提醒你新的待接入会话和客户的新消息；选择“离开”或退出登录后不再提醒。客服台开着时由客服台自己提醒，不会重复。',
+    presenceGrace:
+      '本工作区的规则：关闭客服台 {n} 秒后自动变为离线，离线后不再提醒。在这之前，下面的方式仍会提醒你。',
+    webPush: '浏览器推送（Web Push）',
+    webPushCount: '已有 {n} 个浏览器或手机接收推送',
+    webPushNone: '还没有浏览器接收推送：在手机上安装客服台后点“在本设备开启”',
+    webPushEnable: '在本设备开启',
+    robot: '企业微信群机器人',
+    robotHint:
+      "在企业微信群里添加机器人，把它的 Webhook 地址粘贴到这里；提醒会发到群里并 {'@'} 你（填写你的企业微信账号或手机号）。",
+    robotSet: '已设置机器人（密钥 {hint}），粘贴新地址可替换',
+    webhookPlaceholder: 'https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=…',
+    webhookKeep: '粘贴新的 Webhook 地址以替换',
+    mentionPlaceholder: "{'@'} 企业微信账号或手机号",
+    save: '保存',
+    remove: '删除机器人',
+    robotSaved: '机器人已保存，可以发送测试提醒试试',
+    test: '发送测试提醒',
+    testOk: '测试提醒已发出，请查看手机或企业微信群',
+    testFailed: '测试提醒没有送达：{reason}',
+    lastError: '{at} 提醒失败：{reason}',
+    ruleLabel: '工作区在线规则（管理员）',
+    ruleHint: '对本工作区的所有客服生效。',
+    ruleUntilLogout: '一直在线，直到客服选择离开或退出登录（和微信客服小助手一样，关闭后仍提醒）',
+    ruleGrace: '关闭所有客服台页面 {n} 秒后自动离线（离线后不提醒，接待中的会话变为需重新接入）',
   },
 };
 

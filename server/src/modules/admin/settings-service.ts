@@ -2,6 +2,7 @@ import type { QuickReply } from '@kefu/shared';
 import type { AppContext } from '../../context';
 import { AppError } from '../../errors';
 import { newId } from '../../lib/ids';
+import type { PresenceRule } from '../../db/schema';
 
 export async function listQuickReplies(
   ctx: AppContext,
@@ -41,28 +42,41 @@ export async function deleteQuickReply(
   if (Number(res.numDeletedRows) === 0) throw new AppError('NOT_FOUND', 'No such quick reply');
 }
 
+/** The workspace's settings: sensitive words and the presence rule. */
+export interface WorkspaceSettings {
+  sensitiveWords: string[];
+  presenceRule: PresenceRule;
+}
+
+/** Reads the workspace's settings. */
 export async function getSettings(
   ctx: AppContext,
   workspaceId: string,
-): Promise<{ sensitiveWords: string[] }> {
+): Promise<WorkspaceSettings> {
   const ws = await ctx.db
     .selectFrom('workspaces')
-    .select('sensitiveWords')
+    .select(['sensitiveWords', 'presenceRule'])
     .where('id', '=', workspaceId)
     .executeTakeFirstOrThrow();
-  return { sensitiveWords: JSON.parse(ws.sensitiveWords) as string[] };
+  return {
+    sensitiveWords: JSON.parse(ws.sensitiveWords) as string[],
+    presenceRule: ws.presenceRule,
+  };
 }
 
+/** Changes the fields given (the word list is replaced whole); the others stay as they are. */
 export async function putSettings(
   ctx: AppContext,
   workspaceId: string,
-  input: { sensitiveWords: string[] },
-): Promise<{ sensitiveWords: string[] }> {
-  const words = [...new Set(input.sensitiveWords.map((w) => w.trim()).filter(Boolean))];
-  await ctx.db
-    .updateTable('workspaces')
-    .set({ sensitiveWords: JSON.stringify(words) })
-    .where('id', '=', workspaceId)
-    .execute();
-  return { sensitiveWords: words };
+  input: { sensitiveWords?: string[] | undefined; presenceRule?: PresenceRule | undefined },
+): Promise<WorkspaceSettings> {
+  const set: { sensitiveWords?: string; presenceRule?: PresenceRule } = {};
+  if (input.sensitiveWords) {
+    const words = [...new Set(input.sensitiveWords.map((w) => w.trim()).filter(Boolean))];
+    set.sensitiveWords = JSON.stringify(words);
+  }
+  if (input.presenceRule) set.presenceRule = input.presenceRule;
+  if (Object.keys(set).length > 0)
+    await ctx.db.updateTable('workspaces').set(set).where('id', '=', workspaceId).execute();
+  return getSettings(ctx, workspaceId);
 }

@@ -15,7 +15,8 @@ type Transition = 'connected' | 'disconnected';
 
 /**
  * Tracks live console connections per agent. The agent's status (online/away/offline) is their
- * choice; losing every connection for longer than the grace period makes them offline. In a
+ * choice; in a workspace with the 'grace' presence rule, losing every connection for longer than
+ * the grace period makes them offline. In a
  * cluster the per-node connection counts live in Redis with a TTL, so a node that dies stops
  * counting by itself.
  *
@@ -186,15 +187,21 @@ export class Presence {
     return Object.values(fields).some((exp) => Number(exp) > now);
   }
 
-  /** Agents who are not offline but have had no connection for the grace period go offline. */
+  /**
+   * In workspaces with the 'grace' rule, agents who are not offline but have had no connection
+   * for the grace period go offline. Under the default 'until_logout' rule the console closing
+   * changes nothing: the agent stays online (and reminded) until they pick away or log out.
+   */
   async sweep(): Promise<void> {
     const cutoff = this.ctx.now() - this.ctx.config.presenceGraceSeconds * 1000;
     const stale = await this.ctx.db
-      .selectFrom('agents')
-      .select(['id', 'workspaceId'])
-      .where('status', '!=', 'offline')
-      .where('disconnectedAt', 'is not', null)
-      .where('disconnectedAt', '<', cutoff)
+      .selectFrom('agents as a')
+      .innerJoin('workspaces as w', 'w.id', 'a.workspaceId')
+      .select(['a.id', 'a.workspaceId'])
+      .where('w.presenceRule', '=', 'grace')
+      .where('a.status', '!=', 'offline')
+      .where('a.disconnectedAt', 'is not', null)
+      .where('a.disconnectedAt', '<', cutoff)
       .execute();
     for (const a of stale) {
       if (await this.isConnected(a.id)) {
