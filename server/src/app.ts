@@ -31,6 +31,7 @@ import { Presence } from './modules/realtime/presence';
 import { Workers } from './workers';
 import { WebPushReminders } from './modules/notifications/web-push';
 import { registerPushRoutes } from './modules/notifications/push-routes';
+import { registerAuditRoutes } from './modules/audit/audit-routes';
 
 export interface BuildOptions {
   /** The clock every service reads (tests move it). */
@@ -148,6 +149,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   registerConversationRoutes(app, ctx);
   registerMessageRoutes(app, ctx);
   registerPushRoutes(app, ctx);
+  registerAuditRoutes(app, ctx);
   app.get('/api/openapi.json', async () => buildOpenApi());
   app.get('/api/health', async () => ({ ok: true, dialect: db.dialect, node: config.nodeId }));
 

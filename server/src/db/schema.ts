@@ -23,6 +23,8 @@ export interface Database {
   kv: KvTable;
   remindersSent: ReminderSentTable;
   clusterNodes: ClusterNodeTable;
+  auditLog: AuditLogTable;
+  rulesAcks: RulesAckTable;
 }
 
 export interface ReminderSentTable {
@@ -90,6 +92,8 @@ export interface ChannelTable {
   idleMinutes: number;
   createdAt: number;
   deletedAt: number | null;
+  contentCheck: ColumnType<number, number | undefined, number>;
+  contentCheckFailClosed: ColumnType<number, number | undefined, number>;
 }
 
 export interface ChannelAgentTable {
@@ -247,4 +251,26 @@ export interface PushSubscriptionTable {
 export interface KvTable {
   key: string;
   value: string;
+}
+
+/** One audited action (modules/audit). */
+export interface AuditLogTable {
+  workspaceId: string;
+  id: string;
+  at: number;
+  actorId: string | null;
+  actorName: string;
+  action: string;
+  targetType: string | null;
+  targetId: string | null;
+  details: string; // JSON object
+  ip: string | null;
+}
+
+/** An agent's acknowledgement of one version of the usage rules. */
+export interface RulesAckTable {
+  workspaceId: string;
+  agentId: string;
+  version: string;
+  ackedAt: number;
 }
