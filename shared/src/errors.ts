@@ -56,6 +56,14 @@ export const ERROR_CODES = {
       'Delivery uncertain: the node died while sending; check with the customer before resending',
   },
   INTERNAL: { status: 500, message: 'Internal error' },
+  MESSAGE_CONTENT_RISKY: {
+    status: 422,
+    message: 'WeChat’s content check found this message risky; it was not sent',
+  },
+  MESSAGE_CONTENT_CHECK_UNAVAILABLE: {
+    status: 503,
+    message: 'WeChat’s content check did not answer; the message was not sent, try again',
+  },
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

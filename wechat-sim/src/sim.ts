@@ -8,6 +8,7 @@ import { registerControlRoutes } from './routes-control';
 import { registerMediaRoutes } from './routes-media';
 import { registerMessageRoutes } from './routes-message';
 import { registerTokenRoutes } from './routes-token';
+import { registerSecurityRoutes, type SecurityControl } from './routes-security';
 import { SimState } from './state';
 import type {
   AppConfig,
@@ -70,6 +71,8 @@ export interface Sim {
   stats(): SimStats;
   /** Every custom/send call accepted so far (optionally of one app), oldest first. */
   sends(appId?: string): SendRecord[];
+  /** msg_sec_check: word lists per app, scripted failures, the calls seen. */
+  readonly security: SecurityControl;
 }
 
 export interface UrlCheck {
@@ -96,6 +99,7 @@ export async function createSim(opts: SimOptions = {}): Promise<Sim> {
   };
 
   const customer = (appId: string, openid: string) => state.findCustomer(appId, openid);
+  const security = registerSecurityRoutes(app, state);
   const sim: Sim = {
     app,
     get url() {
@@ -172,6 +176,7 @@ export async function createSim(opts: SimOptions = {}): Promise<Sim> {
     advanceTime: (ms) => state.advance(ms),
     stats: () => ({ ...state.stats }),
     sends: (appId) => state.sends.filter((s) => appId === undefined || s.appId === appId),
+    security,
   };
 
   registerTokenRoutes(app, state);
