@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { ApiClient } from '../../server/test/api-client';
 import { waitFor } from '../../server/test/harness';
-import { acceptUsageRules, newPage, screenshot, signIn, useE2E } from './browser';
+import { acceptUsageRules, agentDesk, newPage, screenshot, signIn, useE2E } from './browser';
 
 describe('usage rules and the audit log', () => {
   const env = useE2E();
@@ -106,5 +106,26 @@ describe('usage rules and the audit log', () => {
     expect(await table.locator('[data-action]').count()).toBe(1);
     await expect(table.getByText('shortcut: hi').textContent()).resolves.toContain('hi');
     await screenshot(page, 'admin-audit-filtered', { forDocs: false });
+  });
+
+  it('tells the agent in Chinese when WeChat’s content check finds a reply risky', async () => {
+    const { s, browser } = env;
+    await s.owner.patch(`/api/channels/${s.channel.id}`, { contentCheck: true, mode: 'safe' });
+    s.sim.security.setContentRules(s.channel.appId, { risky: ['博彩'] });
+    const { page } = await agentDesk(browser, s, '小赵');
+    await s.sim.sendText(s.channel.appId, 'o-risky-e2e', '有优惠吗？');
+    await page.getByTestId('queue-item').getByTestId('accept-button').click();
+    await page.locator('[data-testid="chat-state"][data-state="active"]').waitFor();
+    await page.getByTestId('composer-input').fill('推荐你一个博彩网站');
+    await page.getByTestId('composer-input').press('Enter');
+    await page.locator('.kefu-toast', { hasText: '微信内容安全检测认为这条消息有风险' }).waitFor();
+    // Nothing went out, and the text is still there to be rewritten.
+    expect(await page.locator('[data-testid="message"][data-direction="out"]').count()).toBe(0);
+    await expect(page.getByTestId('composer-input').inputValue()).resolves.toBe(
+      '推荐你一个博彩网站',
+    );
+    expect(s.sim.sends(s.channel.appId)).toEqual([]);
+    await screenshot(page, 'desk-content-risky', { forDocs: false, toasts: true });
+    await s.owner.patch(`/api/channels/${s.channel.id}`, { contentCheck: false, mode: 'safe' });
   });
 });
