@@ -3,6 +3,7 @@ import {
   bindAgentsBody,
   channelSchema,
   createChannelBody,
+  type Channel,
   quickReplyBody,
   updateChannelBody,
   workspaceSettingsBody,
@@ -85,14 +86,14 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: AppContext): void
     body: updateChannelBody,
     response: channelSchema,
     handler: async ({ caller, params, body, req }) => {
+      const before = await getChannel(ctx, caller.workspaceId, params.id);
       const channel = await updateChannel(ctx, caller.workspaceId, params.id, body);
-      // Which fields changed, never their values: the secrets must not land in the log.
       await recordAudit(ctx, null, {
         workspaceId: caller.workspaceId,
         actor: actorOf(caller, req),
         action: 'channel.update',
         target: { type: 'channel', id: channel.id },
-        details: { name: channel.name, fields: Object.keys(body).sort() },
+        details: { name: channel.name, fields: changedFields(before, channel, body) },
       });
       return channel;
     },
@@ -215,4 +216,16 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: AppContext): void
       return settings;
     },
   });
+}
+
+/**
+ * Which of a channel's settings an update changed, never their values (the secrets must not
+ * land in the log). Sealed secrets cannot be compared: given means changed.
+ */
+function changedFields(before: Channel, after: Channel, body: object): string[] {
+  const shown = (Object.keys(after) as (keyof Channel)[]).filter(
+    (k) => k !== 'agentCount' && JSON.stringify(before[k]) !== JSON.stringify(after[k]),
+  );
+  const sealed = ['appSecret', 'encodingAesKey'].filter((k) => k in body);
+  return [...shown, ...sealed].sort();
 }
