@@ -36,6 +36,7 @@ import { Workers } from './workers';
 import { Reminders } from './modules/notifications/reminder-dispatch';
 import { registerReminderRoutes } from './modules/notifications/reminder-routes';
 import { registerPushRoutes } from './modules/notifications/push-routes';
+import { registerAuditRoutes } from './modules/audit/audit-routes';
 
 export interface BuildOptions {
   /** The clock every service reads (tests move it). */
@@ -166,6 +167,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   registerMessageRoutes(app, ctx);
   registerPushRoutes(app, ctx);
   registerReminderRoutes(app, ctx);
+  registerAuditRoutes(app, ctx);
   app.get('/api/openapi.json', async () => buildOpenApi());
   app.get('/api/health', async () => ({ ok: true, dialect: db.dialect, node: config.nodeId }));
 

@@ -7,6 +7,8 @@ import {
   pushFormatSchema,
   pushModeSchema,
   roleSchema,
+  auditActionSchema,
+  auditEntrySchema,
 } from './domain';
 
 /** Request bodies and queries of the REST API (validated once at the edge). */
@@ -102,6 +104,10 @@ export const createChannelBody = z.object({
     .default(LIMITS.defaultIdleMinutes),
   /** Platform API base; for the emulator or a proxy. Must be allowed by the server config. */
   apiBase: z.string().url().nullable().optional(),
+  /** Check outgoing text with WeChat's msgSecCheck before sending (发送前内容安全检测). */
+  contentCheck: z.boolean().optional(),
+  /** When the check itself fails (WeChat busy, timeout): refuse the reply instead of sending. */
+  contentCheckFailClosed: z.boolean().optional(),
 });
 export const updateChannelBody = createChannelBody.partial();
 
@@ -168,3 +174,33 @@ export interface ReminderTestResult {
   ok: boolean;
   detail: string;
 }
+/** GET /api/admin/audit: newest first; `before` is the previous page's `next` cursor. */
+export const auditQuery = z.object({
+  actor: z.string().min(1).optional(),
+  action: auditActionSchema.optional(),
+  /** Epoch ms, inclusive. */
+  from: z.coerce.number().int().nonnegative().optional(),
+  /** Epoch ms, exclusive. */
+  to: z.coerce.number().int().nonnegative().optional(),
+  /** Matches the target's id or type, or the details (a substring, case-insensitive). */
+  q: z.string().min(1).max(100).optional(),
+  before: z
+    .string()
+    .regex(/^\d+:[A-Za-z0-9_-]+$/, 'a cursor from the previous page')
+    .optional(),
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+});
+export const auditPageSchema = z.object({
+  items: z.array(auditEntrySchema),
+  /** Pass as `before` for the next (older) page; null at the end. */
+  next: z.string().nullable(),
+});
+export type AuditPage = z.infer<typeof auditPageSchema>;
+
+/** The usage rules an agent must acknowledge, and whether they did. */
+export const usageRulesStateSchema = z.object({
+  version: z.string(),
+  ackedVersion: z.string().nullable(),
+  ackedAt: z.number().int().nullable(),
+});
+export const usageRulesAckBody = z.object({ version: z.string().min(1).max(40) });

@@ -55,6 +55,9 @@ export const channelSchema = z.object({
   handbackPolicy: handbackPolicySchema,
   /** How the contact button's SessionFrom reads to agents. */
   entryPatterns: z.array(entryPatternSchema),
+  /** Outgoing text is checked with WeChat's msgSecCheck first. */
+  contentCheck: z.boolean(),
+  contentCheckFailClosed: z.boolean(),
 });
 export type Channel = z.infer<typeof channelSchema>;
 
@@ -156,3 +159,59 @@ export const quickReplySchema = z.object({
   text: z.string(),
 });
 export type QuickReply = z.infer<typeof quickReplySchema>;
+
+/**
+ * Everything the audit log records (server/src/modules/audit). `conversation.hand_back` and
+ * `export.messages` are reserved for the hand-back to WeChat's tool and for exports.
+ */
+export const AUDIT_ACTIONS = [
+  'auth.sign_in',
+  'auth.sign_in_failed',
+  'auth.sign_out',
+  'agent.status_change',
+  'agent.my_settings',
+  'agent.create',
+  'agent.update',
+  'agent.disable',
+  'agent.password_reset',
+  'agent.rules_ack',
+  'conversation.accept',
+  'conversation.auto_assign',
+  'conversation.transfer',
+  'conversation.close',
+  'conversation.hand_back',
+  'channel.create',
+  'channel.update',
+  'channel.delete',
+  'channel.bindings',
+  'workspace.settings',
+  'quick_reply.create',
+  'quick_reply.delete',
+  'message.content_blocked',
+  'message.content_review',
+  'export.messages',
+] as const;
+export const auditActionSchema = z.enum(AUDIT_ACTIONS);
+export type AuditAction = z.infer<typeof auditActionSchema>;
+
+/** One audit row as the admin page shows it. */
+export const auditEntrySchema = z.object({
+  id: z.string(),
+  at: z.number().int(),
+  /** Null for the system (auto-assign) and for a failed sign-in of a login nobody holds. */
+  actorId: z.string().nullable(),
+  /** The actor's name when the entry was written (it stays readable after a rename). */
+  actorName: z.string(),
+  action: auditActionSchema,
+  targetType: z.string().nullable(),
+  targetId: z.string().nullable(),
+  details: z.record(z.string(), z.unknown()),
+  ip: z.string().nullable(),
+});
+export type AuditEntry = z.infer<typeof auditEntrySchema>;
+
+/**
+ * The version of WeChat's customer-service usage rules (运营规范) the console shows. Raising it
+ * makes every agent read and acknowledge the rules again at their next sign-in.
+ */
+export const USAGE_RULES_VERSION = '2026-12-01';

@@ -64,6 +64,14 @@ export const ERROR_CODES = {
     status: 400,
     message: 'The robot webhook must be a WeCom group-robot URL (or its key)',
   },
+  MESSAGE_CONTENT_RISKY: {
+    status: 422,
+    message: 'WeChat’s content check found this message risky; it was not sent',
+  },
+  MESSAGE_CONTENT_CHECK_UNAVAILABLE: {
+    status: 503,
+    message: 'WeChat’s content check did not answer; the message was not sent, try again',
+  },
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

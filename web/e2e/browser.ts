@@ -111,12 +111,31 @@ export async function newPage(
 }
 
 /** Signs in through the login form and waits for the desk. */
-export async function signIn(page: Page, baseUrl: string, login: string, password: string) {
+export async function signIn(
+  page: Page,
+  baseUrl: string,
+  login: string,
+  password: string,
+  opts: { keepUsageRules?: boolean } = {},
+) {
   await page.goto(`${baseUrl}/login`);
   await page.getByTestId('login-input').fill(login);
   await page.getByTestId('password-input').fill(password);
   await page.getByTestId('login-submit').click();
   await page.getByTestId('status-switch').waitFor();
+  if (!opts.keepUsageRules) await acceptUsageRules(page);
+}
+
+/**
+ * A first sign-in shows WeChat's usage rules until the agent accepts them (UsageRulesDialog);
+ * tests about other things accept them. `html[data-usage-rules]` says when the check is done.
+ */
+export async function acceptUsageRules(page: Page) {
+  await page.locator('html[data-usage-rules]').waitFor({ state: 'attached' });
+  if ((await page.locator('html').getAttribute('data-usage-rules')) !== 'pending') return;
+  await page.getByTestId('usage-rules-ack').click();
+  await page.locator('html[data-usage-rules="acked"]').waitFor({ state: 'attached' });
+  await page.getByTestId('usage-rules-ack').waitFor({ state: 'hidden' });
 }
 
 /** Clicks a status in the switch and waits until the server confirmed it. */

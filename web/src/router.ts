@@ -45,6 +45,11 @@ export const router = createRouter({
               name: 'admin-rules',
               component: () => import('./admin/RulesView.vue'),
             },
+            {
+              path: 'audit',
+              name: 'admin-audit',
+              component: () => import('./admin/AuditView.vue'),
+            },
           ],
         },
       ],

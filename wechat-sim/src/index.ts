@@ -22,3 +22,11 @@ export { TOKEN_OVERLAP_MS, TOKEN_TTL_MS } from './tokens';
 export { TEXT_MAX_BYTES, TYPING_EXCHANGE_MS, TYPING_TTL_MS } from './routes-message';
 export { makeCardThumb, makePng } from './png';
 export { boundaryOf, parseMultipart } from './multipart';
+export {
+  LABEL_ILLEGAL,
+  LABEL_NORMAL,
+  LABEL_OTHER,
+  SEC_CHECK_MAX_CHARS,
+  SEC_CHECK_RECENT_MS,
+} from './routes-security';
+export type { ContentRules, SecurityCall, SecurityControl, SecurityFault } from './routes-security';

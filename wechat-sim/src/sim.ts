@@ -9,6 +9,7 @@ import { registerControlRoutes } from './routes-control';
 import { registerMediaRoutes } from './routes-media';
 import { registerMessageRoutes } from './routes-message';
 import { registerTokenRoutes } from './routes-token';
+import { registerSecurityRoutes, type SecurityControl } from './routes-security';
 import { SimState } from './state';
 import type {
   AppConfig,
@@ -77,6 +78,8 @@ export interface Sim {
   exportState(): string;
   /** Restores exportState's JSON; returns how many customers came back. */
   importState(json: string): number;
+  /** msg_sec_check: word lists per app, scripted failures, the calls seen. */
+  readonly security: SecurityControl;
 }
 
 export interface UrlCheck {
@@ -103,6 +106,7 @@ export async function createSim(opts: SimOptions = {}): Promise<Sim> {
   };
 
   const customer = (appId: string, openid: string) => state.findCustomer(appId, openid);
+  const security = registerSecurityRoutes(app, state);
   const sim: Sim = {
     app,
     get url() {
@@ -184,6 +188,7 @@ export async function createSim(opts: SimOptions = {}): Promise<Sim> {
     advanceTime: (ms) => state.advance(ms),
     stats: () => ({ ...state.stats }),
     sends: (appId) => state.sends.filter((s) => appId === undefined || s.appId === appId),
+    security,
   };
 
   registerTokenRoutes(app, state);

@@ -24,6 +24,8 @@ export interface Database {
   remindersSent: ReminderSentTable;
   clusterNodes: ClusterNodeTable;
   reminderRoutes: ReminderRouteTable;
+  auditLog: AuditLogTable;
+  rulesAcks: RulesAckTable;
 }
 
 export interface ReminderSentTable {
@@ -98,6 +100,8 @@ export interface ChannelTable {
   entryPatterns: Generated<string>;
   createdAt: number;
   deletedAt: number | null;
+  contentCheck: ColumnType<number, number | undefined, number>;
+  contentCheckFailClosed: ColumnType<number, number | undefined, number>;
 }
 
 export type HandbackPolicy = 'never' | 'no_agent_online' | 'outside_hours' | 'always';
@@ -275,4 +279,26 @@ export interface ReminderRouteTable {
   lastError: string | null;
   lastErrorAt: number | null;
   updatedAt: number;
+}
+
+/** One audited action (modules/audit). */
+export interface AuditLogTable {
+  workspaceId: string;
+  id: string;
+  at: number;
+  actorId: string | null;
+  actorName: string;
+  action: string;
+  targetType: string | null;
+  targetId: string | null;
+  details: string; // JSON object
+  ip: string | null;
+}
+
+/** An agent's acknowledgement of one version of the usage rules. */
+export interface RulesAckTable {
+  workspaceId: string;
+  agentId: string;
+  version: string;
+  ackedAt: number;
 }

@@ -415,6 +415,10 @@ export const en: Messages = {
     INTERNAL: 'Server error; try again later',
     REMINDER_WEBHOOK_REFUSED:
       'The webhook must be a WeCom group-robot URL (or its key); nothing was saved',
+    MESSAGE_CONTENT_RISKY:
+      'WeChat’s content check found this message risky; it was not sent. Change it and send again.',
+    MESSAGE_CONTENT_CHECK_UNAVAILABLE:
+      'WeChat’s content check did not answer; the message was not sent. Try again shortly.',
   },
   reminders2: {
     messageTitle: 'New message from a customer',
@@ -449,5 +453,91 @@ export const en: Messages = {
       'Online until the agent chooses away or signs out (as WeChat’s assistant: reminders continue with the console closed)',
     ruleGrace:
       'Offline {n} seconds after the last console closes (no reminders; their active conversations need re-accepting)',
+  },
+  audit: {
+    title: 'Audit log',
+    lead: 'Every action of agents and admins: sign-ins, accepting, transferring and closing conversations, settings and bindings. Only the owner and admins can see it.',
+    time: 'Time',
+    actor: 'Who',
+    action: 'Action',
+    target: 'Target',
+    details: 'Details',
+    ip: 'IP address',
+    system: 'System',
+    allActors: 'Everyone',
+    allActions: 'All actions',
+    from: 'From',
+    to: 'To',
+    search: 'Search target or details',
+    apply: 'Search',
+    more: 'Load more',
+    empty: 'No matching entries',
+    actions: {
+      auth_sign_in: 'Signed in',
+      auth_sign_in_failed: 'Sign-in failed',
+      auth_sign_out: 'Signed out',
+      agent_status_change: 'Changed status',
+      agent_my_settings: 'Changed desk settings',
+      agent_create: 'Added an agent',
+      agent_update: 'Changed an agent',
+      agent_disable: 'Disabled an agent',
+      agent_password_reset: 'Reset a password',
+      agent_rules_ack: 'Accepted the usage rules',
+      conversation_accept: 'Accepted a conversation',
+      conversation_auto_assign: 'Auto-assigned a conversation',
+      conversation_transfer: 'Transferred a conversation',
+      conversation_close: 'Closed a conversation',
+      conversation_hand_back: 'Handed back to WeChat',
+      channel_create: 'Added a mini program',
+      channel_update: 'Changed a mini program',
+      channel_delete: 'Removed a mini program',
+      channel_bindings: 'Changed bound agents',
+      workspace_settings: 'Changed sensitive words',
+      quick_reply_create: 'Added a quick reply',
+      quick_reply_delete: 'Removed a quick reply',
+      message_content_blocked: 'Content check blocked',
+      message_content_review: 'Content check doubtful',
+      export_messages: 'Exported messages',
+    },
+    targets: {
+      agent: 'Agent',
+      conversation: 'Conversation',
+      channel: 'Mini program',
+      quick_reply: 'Quick reply',
+      workspace: 'Shop',
+      usage_rules: 'Usage rules',
+    },
+  },
+  usageRules: {
+    title: 'WeChat mini-program customer-service usage rules',
+    intro:
+      'Serving customers through customer-service messages means following WeChat’s rules. A mini program that breaks them may have its customer-service messages limited or taken away.',
+    items: {
+      related:
+        'Only answer what the customer asked about; do not send messages unrelated to their inquiry.',
+      marketing:
+        'No marketing, ads or promotions, and nothing false, exaggerated or misleading to attract customers.',
+      harass: 'Do not harass customers: no frequent messages, no mass or unsolicited messages.',
+      induce:
+        'Do not push customers to share, follow, add friends, download or pay, or to trade on other platforms.',
+      illegal:
+        'Nothing illegal: no porn, gambling, fraud, violence, infringement or other forbidden content.',
+      window:
+        'Keep to the reply window: up to 48 hours after a customer message, at most 5 replies per customer message; at most 2 replies within 1 minute of the customer entering the chat.',
+      privacy:
+        'Protect customers’ privacy: do not ask for or disclose personal information the service does not need.',
+    },
+    source:
+      'A summary; WeChat’s official rules for mini-program customer-service messages prevail.',
+    dialogTitle: 'Please read the usage rules first',
+    dialogLead:
+      'Before serving customers, read WeChat’s requirements for customer-service messages. You are asked once, and again when the rules change.',
+    ack: 'I have read them and will follow them',
+    contentCheck: 'Content check before sending',
+    contentCheckHint:
+      'When on, every text reply is checked by WeChat’s content-safety API first: risky text is blocked, doubtful text is sent and noted in the audit log.',
+    failClosed: 'Refuse when the check fails',
+    failClosedHint:
+      'When WeChat’s check errs or times out: on refuses the reply (the agent retries), off sends it anyway.',
   },
 };

@@ -3,6 +3,7 @@ import {
   bindAgentsBody,
   channelSchema,
   createChannelBody,
+  type Channel,
   quickReplyBody,
   updateChannelBody,
   workspaceSettingsBody,
@@ -12,6 +13,8 @@ import { z } from 'zod';
 import type { AppContext } from '../../context';
 import { route } from '../../http/route';
 import { loadAgents } from '../agents/agent-service';
+import { recordAudit } from '../audit/audit-service';
+import { actorOf } from '../audit/audit-routes';
 import {
   createChannel,
   deleteChannel,
@@ -50,9 +53,17 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: AppContext): void
     access: 'admin',
     body: createChannelBody,
     response: channelSchema,
-    handler: ({ caller, body, reply }) => {
+    handler: async ({ caller, body, reply, req }) => {
       void reply.code(201);
-      return createChannel(ctx, caller.workspaceId, body);
+      const channel = await createChannel(ctx, caller.workspaceId, body);
+      await recordAudit(ctx, null, {
+        workspaceId: caller.workspaceId,
+        actor: actorOf(caller, req),
+        action: 'channel.create',
+        target: { type: 'channel', id: channel.id },
+        details: { name: channel.name, appId: channel.appId, mode: channel.mode },
+      });
+      return channel;
     },
   });
   route(app, ctx, {
@@ -74,7 +85,18 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: AppContext): void
     params: idParams,
     body: updateChannelBody,
     response: channelSchema,
-    handler: ({ caller, params, body }) => updateChannel(ctx, caller.workspaceId, params.id, body),
+    handler: async ({ caller, params, body, req }) => {
+      const before = await getChannel(ctx, caller.workspaceId, params.id);
+      const channel = await updateChannel(ctx, caller.workspaceId, params.id, body);
+      await recordAudit(ctx, null, {
+        workspaceId: caller.workspaceId,
+        actor: actorOf(caller, req),
+        action: 'channel.update',
+        target: { type: 'channel', id: channel.id },
+        details: { name: channel.name, fields: changedFields(before, channel, body) },
+      });
+      return channel;
+    },
   });
   route(app, ctx, {
     method: 'DELETE',
@@ -83,8 +105,15 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: AppContext): void
     tags: ['admin'],
     access: 'admin',
     params: idParams,
-    handler: async ({ caller, params }) =>
-      void (await deleteChannel(ctx, caller.workspaceId, params.id)),
+    handler: async ({ caller, params, req }) => {
+      await deleteChannel(ctx, caller.workspaceId, params.id);
+      await recordAudit(ctx, null, {
+        workspaceId: caller.workspaceId,
+        actor: actorOf(caller, req),
+        action: 'channel.delete',
+        target: { type: 'channel', id: params.id },
+      });
+    },
   });
   route(app, ctx, {
     method: 'POST',
@@ -104,8 +133,14 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: AppContext): void
     params: idParams,
     body: bindAgentsBody,
     response: z.object({ items: z.array(agentSchema) }),
-    handler: async ({ caller, params, body }) => {
-      const bound = await setChannelAgents(ctx, caller.workspaceId, params.id, body.agentIds);
+    handler: async ({ caller, params, body, req }) => {
+      const bound = await setChannelAgents(
+        ctx,
+        caller.workspaceId,
+        params.id,
+        body.agentIds,
+        actorOf(caller, req),
+      );
       return { items: await loadAgents(ctx.db, caller.workspaceId, bound) };
     },
   });
@@ -124,9 +159,17 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: AppContext): void
     tags: ['admin'],
     access: 'admin',
     body: quickReplyBody,
-    handler: ({ caller, body, reply }) => {
+    handler: async ({ caller, body, reply, req }) => {
       void reply.code(201);
-      return createQuickReply(ctx, caller.workspaceId, body);
+      const created = await createQuickReply(ctx, caller.workspaceId, body);
+      await recordAudit(ctx, null, {
+        workspaceId: caller.workspaceId,
+        actor: actorOf(caller, req),
+        action: 'quick_reply.create',
+        target: { type: 'quick_reply', id: created.id },
+        details: { shortcut: created.shortcut },
+      });
+      return created;
     },
   });
   route(app, ctx, {
@@ -136,8 +179,15 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: AppContext): void
     tags: ['admin'],
     access: 'admin',
     params: idParams,
-    handler: async ({ caller, params }) =>
-      void (await deleteQuickReply(ctx, caller.workspaceId, params.id)),
+    handler: async ({ caller, params, req }) => {
+      await deleteQuickReply(ctx, caller.workspaceId, params.id);
+      await recordAudit(ctx, null, {
+        workspaceId: caller.workspaceId,
+        actor: actorOf(caller, req),
+        action: 'quick_reply.delete',
+        target: { type: 'quick_reply', id: params.id },
+      });
+    },
   });
   route(app, ctx, {
     method: 'GET',
@@ -154,6 +204,28 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: AppContext): void
     tags: ['admin'],
     access: 'admin',
     body: workspaceSettingsBody,
-    handler: ({ caller, body }) => putSettings(ctx, caller.workspaceId, body),
+    handler: async ({ caller, body, req }) => {
+      const settings = await putSettings(ctx, caller.workspaceId, body);
+      await recordAudit(ctx, null, {
+        workspaceId: caller.workspaceId,
+        actor: actorOf(caller, req),
+        action: 'workspace.settings',
+        target: { type: 'workspace', id: caller.workspaceId },
+        details: { sensitiveWords: settings.sensitiveWords.length },
+      });
+      return settings;
+    },
   });
+}
+
+/**
+ * Which of a channel's settings an update changed, never their values (the secrets must not
+ * land in the log). Sealed secrets cannot be compared: given means changed.
+ */
+function changedFields(before: Channel, after: Channel, body: object): string[] {
+  const shown = (Object.keys(after) as (keyof Channel)[]).filter(
+    (k) => k !== 'agentCount' && JSON.stringify(before[k]) !== JSON.stringify(after[k]),
+  );
+  const sealed = ['appSecret', 'encodingAesKey'].filter((k) => k in body);
+  return [...shown, ...sealed].sort();
 }

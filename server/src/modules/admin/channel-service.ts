@@ -9,6 +9,7 @@ import { emitAccessChanged } from '../agents/agent-service';
 import { loadChannel, lockChannel, routingOf, toRecord } from '../channels/channel-store';
 import { adapterFor, assertAllowedBase } from '../channels/registry';
 import { PlatformError } from '../channels/types';
+import { recordAudit, type AuditActor } from '../audit/audit-service';
 
 /** The push URL to paste into WeChat's console for this channel. */
 export function pushUrlOf(ctx: AppContext, channelId: string): string {
@@ -70,6 +71,8 @@ function view(
     agentLimit: LIMITS.agentsPerChannel,
     handbackPolicy: row.handbackPolicy,
     entryPatterns: routingOf(row).entryPatterns,
+    contentCheck: row.contentCheck === 1,
+    contentCheckFailClosed: row.contentCheckFailClosed === 1,
   };
 }
 
@@ -136,6 +139,8 @@ export async function createChannel(
       tokenEndpoint: input.tokenEndpoint,
       apiBase: input.apiBase ?? null,
       idleMinutes: input.idleMinutes,
+      contentCheck: input.contentCheck ? 1 : 0,
+      contentCheckFailClosed: input.contentCheckFailClosed ? 1 : 0,
       createdAt: ctx.now(),
       deletedAt: null,
     })
@@ -169,6 +174,10 @@ export async function updateChannel(
       ...(input.tokenEndpoint !== undefined ? { tokenEndpoint: input.tokenEndpoint } : {}),
       ...(input.apiBase !== undefined ? { apiBase: input.apiBase } : {}),
       ...(input.idleMinutes !== undefined ? { idleMinutes: input.idleMinutes } : {}),
+      ...(input.contentCheck !== undefined ? { contentCheck: input.contentCheck ? 1 : 0 } : {}),
+      ...(input.contentCheckFailClosed !== undefined
+        ? { contentCheckFailClosed: input.contentCheckFailClosed ? 1 : 0 }
+        : {}),
       secretsEnc: ctx.secrets.seal(secrets),
     })
     .where('id', '=', id)
@@ -215,6 +224,7 @@ export async function setChannelAgents(
   workspaceId: string,
   channelId: string,
   agentIds: readonly string[],
+  audit?: AuditActor,
 ): Promise<string[]> {
   const wanted = [...new Set(agentIds)];
   return ctx.transact(async (u) => {
@@ -263,6 +273,14 @@ export async function setChannelAgents(
         .execute();
     }
     await emitAccessChanged(u, workspaceId, [...gone, ...added]);
+    if (audit)
+      await recordAudit(ctx, u, {
+        workspaceId,
+        actor: audit,
+        action: 'channel.bindings',
+        target: { type: 'channel', id: channelId },
+        details: { added, removed: gone },
+      });
     return wanted;
   });
 }

@@ -15,6 +15,8 @@ import { listChannels } from '../admin/channel-service';
 import { listQuickReplies } from '../admin/settings-service';
 import { revokeSockets } from '../realtime/revoke';
 import { SESSION_COOKIE, login, revokeSession } from './auth';
+import { recordAudit } from '../audit/audit-service';
+import { actorOf } from '../audit/audit-routes';
 import {
   createAgent,
   loadAgent,
@@ -63,11 +65,17 @@ export function registerAgentRoutes(app: FastifyInstance, ctx: AppContext): void
     summary: 'Sign out: the agent goes offline and their active conversations become idle',
     tags: ['auth'],
     access: 'agent',
-    handler: async ({ caller, reply }) => {
+    handler: async ({ caller, reply, req }) => {
       await revokeSession(ctx, caller.sessionId);
       const { workspaceId, agentId, sessionId } = caller;
       revokeSockets(ctx, { workspaceId, agentId, sessionId, reason: 'signed_out' });
       await setStatus(ctx, caller.workspaceId, caller.agentId, 'offline', 'logout');
+      await recordAudit(ctx, null, {
+        workspaceId,
+        actor: actorOf(caller, req),
+        action: 'auth.sign_out',
+        target: { type: 'agent', id: agentId },
+      });
       void reply.header(
         'set-cookie',
         `${SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0`,
@@ -110,8 +118,15 @@ export function registerAgentRoutes(app: FastifyInstance, ctx: AppContext): void
     access: 'agent',
     body: statusBody,
     response: agentSchema,
-    handler: ({ caller, body }) =>
-      setStatus(ctx, caller.workspaceId, caller.agentId, body.status, 'offline'),
+    handler: ({ caller, body, req }) =>
+      setStatus(
+        ctx,
+        caller.workspaceId,
+        caller.agentId,
+        body.status,
+        'offline',
+        actorOf(caller, req),
+      ),
   });
 
   route(app, ctx, {
@@ -122,7 +137,17 @@ export function registerAgentRoutes(app: FastifyInstance, ctx: AppContext): void
     access: 'agent',
     body: mySettingsBody,
     response: agentSchema,
-    handler: ({ caller, body }) => updateMySettings(ctx, caller.workspaceId, caller.agentId, body),
+    handler: async ({ caller, body, req }) => {
+      const agent = await updateMySettings(ctx, caller.workspaceId, caller.agentId, body);
+      await recordAudit(ctx, null, {
+        workspaceId: caller.workspaceId,
+        actor: actorOf(caller, req),
+        action: 'agent.my_settings',
+        target: { type: 'agent', id: caller.agentId },
+        details: { ...body },
+      });
+      return agent;
+    },
   });
 
   route(app, ctx, {
@@ -142,9 +167,9 @@ export function registerAgentRoutes(app: FastifyInstance, ctx: AppContext): void
     access: 'admin',
     body: createAgentBody,
     response: agentSchema,
-    handler: ({ caller, body, reply }) => {
+    handler: ({ caller, body, reply, req }) => {
       void reply.code(201);
-      return createAgent(ctx, caller.workspaceId, body);
+      return createAgent(ctx, caller.workspaceId, body, actorOf(caller, req));
     },
   });
 
@@ -157,8 +182,8 @@ export function registerAgentRoutes(app: FastifyInstance, ctx: AppContext): void
     params: idParams,
     body: updateAgentBody,
     response: agentSchema,
-    handler: ({ caller, params, body }) =>
-      updateAgent(ctx, caller.workspaceId, params.id, body, caller),
+    handler: ({ caller, params, body, req }) =>
+      updateAgent(ctx, caller.workspaceId, params.id, body, { ...caller, ip: req.ip }),
   });
 
   route(app, ctx, {
@@ -169,8 +194,11 @@ export function registerAgentRoutes(app: FastifyInstance, ctx: AppContext): void
     access: 'admin',
     params: idParams,
     body: resetPasswordBody,
-    handler: async ({ caller, params, body }) => {
-      await resetPassword(ctx, caller.workspaceId, params.id, body.password, caller);
+    handler: async ({ caller, params, body, req }) => {
+      await resetPassword(ctx, caller.workspaceId, params.id, body.password, {
+        ...caller,
+        ip: req.ip,
+      });
       return undefined;
     },
   });

@@ -9,6 +9,7 @@ import { idleAgentConversations } from '../conversations/conversation-service';
 import { drainForAgent } from '../conversations/assignment';
 import { lockChannel } from '../channels/channel-store';
 import { revokeSockets } from '../realtime/revoke';
+import { recordAudit, type AuditActor } from '../audit/audit-service';
 import { hashPassword } from './password';
 
 /** Agents with their bindings and current load, as the API shows them. */
@@ -88,6 +89,7 @@ export async function createAgent(
     capacity: number;
     channelIds: string[];
   },
+  audit?: AuditActor,
 ): Promise<Agent> {
   const passwordHash = await hashPassword(input.password, ctx.config.passwordCost);
   const id = newId();
@@ -120,6 +122,16 @@ export async function createAgent(
       })
       .execute();
     for (const channelId of input.channelIds) await bindAgentIn(u, now, workspaceId, channelId, id);
+    if (audit) {
+      const { login, displayName, role, capacity, channelIds } = input;
+      await recordAudit(ctx, u, {
+        workspaceId,
+        actor: audit,
+        action: 'agent.create',
+        target: { type: 'agent', id },
+        details: { login, displayName, role, capacity, channelIds },
+      });
+    }
   });
   return loadAgent(ctx.db, workspaceId, id);
 }
@@ -221,6 +233,7 @@ export async function setStatus(
   agentId: string,
   status: AgentStatus,
   reason = 'logout',
+  audit?: AuditActor,
 ): Promise<Agent> {
   const changed = await ctx.transact(async (u) => {
     const agent = await u.tx
@@ -243,6 +256,14 @@ export async function setStatus(
       .execute();
     if (agent.status === status) return false;
     if (status === 'offline') await idleAgentConversations(u, ctx, workspaceId, agentId, reason);
+    if (audit)
+      await recordAudit(ctx, u, {
+        workspaceId,
+        actor: audit,
+        action: 'agent.status_change',
+        target: { type: 'agent', id: agentId },
+        details: { from: agent.status, to: status },
+      });
     await u.emit(workspaceId, {}, { name: 'agent.status_changed', data: { agentId, status } });
     return true;
   });
@@ -307,7 +328,7 @@ export async function updateAgent(
     capacity?: number | undefined;
     disabled?: boolean | undefined;
   },
-  actor: { agentId: string; role: Role },
+  actor: { agentId: string; role: Role; ip?: string },
 ): Promise<Agent> {
   const target = await loadAgent(ctx.db, workspaceId, id);
   assertMayManage(target, actor);
@@ -336,6 +357,13 @@ export async function updateAgent(
         .execute();
     }
     if (accessChanged) await emitAccessChanged(u, workspaceId, [id]);
+    await recordAudit(ctx, u, {
+      workspaceId,
+      actor,
+      action: input.disabled ? 'agent.disable' : 'agent.update',
+      target: { type: 'agent', id },
+      details: { ...input },
+    });
   });
   if (input.capacity !== undefined) await drainForAgent(ctx, workspaceId, id);
   if (input.disabled) {
@@ -354,7 +382,7 @@ export async function resetPassword(
   workspaceId: string,
   id: string,
   password: string,
-  actor: { agentId: string; role: Role },
+  actor: { agentId: string; role: Role; ip?: string },
 ): Promise<void> {
   assertMayManage(await loadAgent(ctx.db, workspaceId, id), actor);
   await ctx.db
@@ -369,4 +397,10 @@ export async function resetPassword(
     .where('revokedAt', 'is', null)
     .execute();
   revokeSockets(ctx, { workspaceId, agentId: id, reason: 'password_reset' });
+  await recordAudit(ctx, null, {
+    workspaceId,
+    actor,
+    action: 'agent.password_reset',
+    target: { type: 'agent', id },
+  });
 }

@@ -6,6 +6,7 @@ import type { AppContext } from '../../context';
 import { AppError } from '../../errors';
 import { newId } from '../../lib/ids';
 import type { Limit } from '../../lib/rate-limit';
+import { recordAudit } from '../audit/audit-service';
 import { dummyHash, hashPassword, needsRehash, verifyPassword } from './password';
 
 /** The authenticated agent behind a request. */
@@ -145,7 +146,18 @@ export async function login(
   // Unknown logins and disabled agents are checked too (against a hash nothing matches), so
   // every sign-in costs one scrypt and the answer time does not reveal which logins exist.
   const matches = await verifyPassword(input.password, agent?.passwordHash ?? dummyHash(cost));
-  if (!agent || agent.disabled || !matches) throw new AppError('AUTH_INVALID_CREDENTIALS');
+  if (!agent || agent.disabled || !matches) {
+    // A login nobody holds belongs to no workspace, so it has no audit log to go in.
+    if (agent)
+      await recordAudit(ctx, null, {
+        workspaceId: agent.workspaceId,
+        actor: { agentId: agent.id, ip: input.ip },
+        action: 'auth.sign_in_failed',
+        target: { type: 'agent', id: agent.id },
+        details: { reason: agent.disabled ? 'disabled' : 'wrong_password' },
+      });
+    throw new AppError('AUTH_INVALID_CREDENTIALS');
+  }
   await attempt.refund();
   await ctx.rateLimiter.reset(limits[0]!.key);
   if (needsRehash(agent.passwordHash, cost)) {
@@ -171,6 +183,12 @@ export async function login(
       revokedAt: null,
     })
     .execute();
+  await recordAudit(ctx, null, {
+    workspaceId: agent.workspaceId,
+    actor: { agentId: agent.id, ip: input.ip },
+    action: 'auth.sign_in',
+    target: { type: 'agent', id: agent.id },
+  });
   return { token, agentId: agent.id, expiresAt };
 }
 

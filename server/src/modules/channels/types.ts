@@ -93,4 +93,12 @@ export interface ChannelAdapter {
   ): Promise<{ data: Buffer; mime: string }>;
   typing(channel: ChannelRecord, openid: string): Promise<void>;
   checkCredentials(channel: ChannelRecord): Promise<void>;
+  /** The platform's content-safety verdict on a text for this customer, when it has one. */
+  checkText?(channel: ChannelRecord, openid: string, text: string): Promise<ContentVerdict>;
+}
+
+/** A platform's content check: pass, review (doubtful) or risky, with its label code. */
+export interface ContentVerdict {
+  suggest: 'pass' | 'review' | 'risky';
+  label: number | null;
 }

@@ -1,6 +1,7 @@
 import type { AppContext, Unit } from '../../context';
 import { agentName, tryTransition } from './lifecycle';
 import { conversationStorage } from './storage';
+import { recordAudit } from '../audit/audit-service';
 
 export interface Candidate {
   agentId: string;
@@ -104,7 +105,16 @@ export async function drainQueue(
         now: ctx.now(),
         to: { agentId, agentName: await agentName(u, agentId) },
       });
-      if (claimed) assigned++;
+      if (claimed) {
+        assigned++;
+        await recordAudit(ctx, u, {
+          workspaceId,
+          actor: null,
+          action: 'conversation.auto_assign',
+          target: { type: 'conversation', id: next.id },
+          details: { agentId },
+        });
+      }
       return false;
     });
     if (done) return assigned;

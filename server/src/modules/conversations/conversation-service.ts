@@ -4,6 +4,7 @@ import { AppError } from '../../errors';
 import { type Caller, isSupervising } from '../agents/auth';
 import { agentName, refusal, transition, tryTransition, type ConvRow } from './lifecycle';
 import { conversationStorage } from './storage';
+import { recordAudit } from '../audit/audit-service';
 import { loadConversation } from './views';
 
 /**
@@ -57,12 +58,20 @@ export async function acceptConversation(
     // Someone else's idle conversation is theirs to re-accept, unless a supervisor takes it.
     if (conv.state === 'idle' && conv.agentId !== caller.agentId && !isSupervising(caller.role))
       throw await refusal(u, id);
-    return transition(ctx, u, {
+    const accepted = await transition(ctx, u, {
       action: 'accept',
       conv,
       now,
       to: { agentId: caller.agentId, agentName: await agentName(u, caller.agentId) },
     });
+    await recordAudit(ctx, u, {
+      workspaceId: caller.workspaceId,
+      actor: caller,
+      action: 'conversation.accept',
+      target: { type: 'conversation', id },
+      details: { from: conv.state },
+    });
+    return accepted;
   });
 }
 
@@ -80,12 +89,20 @@ export async function closeConversation(
       if (conv.state !== 'queued') throw new AppError('CONV_NOT_YOURS');
       await assertBound(u, caller.agentId, conv.channelId);
     }
-    return transition(ctx, u, {
+    const closed = await transition(ctx, u, {
       action: 'close',
       conv,
       now,
       line: { agentId: caller.agentId, agentName: await agentName(u, caller.agentId) },
     });
+    await recordAudit(ctx, u, {
+      workspaceId: caller.workspaceId,
+      actor: caller,
+      action: 'conversation.close',
+      target: { type: 'conversation', id },
+      details: { from: conv.state },
+    });
+    return closed;
   });
 }
 
@@ -112,7 +129,7 @@ export async function transferConversation(
     if (!target) throw new AppError('NOT_FOUND', 'No such agent');
     await assertBound(u, target.id, conv.channelId);
     if (target.status !== 'online') throw new AppError('AGENT_NOT_ONLINE');
-    return transition(ctx, u, {
+    const moved = await transition(ctx, u, {
       action: 'transfer',
       conv,
       now: ctx.now(),
@@ -124,6 +141,14 @@ export async function transferConversation(
         note: note ?? '',
       },
     });
+    await recordAudit(ctx, u, {
+      workspaceId: caller.workspaceId,
+      actor: caller,
+      action: 'conversation.transfer',
+      target: { type: 'conversation', id },
+      details: { fromAgentId: conv.agentId, toAgentId: target.id, note: note ?? '' },
+    });
+    return moved;
   });
 }
 

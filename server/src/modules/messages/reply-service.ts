@@ -3,6 +3,7 @@ import type { AppContext, Unit } from '../../context';
 import { AppError } from '../../errors';
 import { isSupervising, type Caller } from '../agents/auth';
 import { assertMediaReadable } from './media-service';
+import { checkOutgoingContent } from './content-check';
 import { enqueueJob, reserveReply } from './outbox-jobs';
 import { assertCanSee } from '../conversations/conversation-queries';
 import { conversationStorage } from '../conversations/storage';
@@ -91,6 +92,7 @@ export async function sendReply(
   // Only an image the agent may read can be sent: sending one would make it theirs to read.
   if (mediaId) await assertMediaReadable(ctx, caller, mediaId);
   await checkSendRate(ctx, caller.agentId);
+  await checkOutgoingContent(ctx, caller, conversationId, input);
   try {
     return await ctx.transact(async (u) => {
       const conv = await u.tx

@@ -167,5 +167,12 @@ export function createWechatAdapter(
         throw toPlatformError(err);
       }
     },
+    async checkText(channel, openid, text) {
+      try {
+        return await clientFor(channel).msgSecCheck(openid, text);
+      } catch (err) {
+        throw toPlatformError(err);
+      }
+    },
   };
 }

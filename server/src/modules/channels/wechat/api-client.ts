@@ -98,6 +98,27 @@ export class WechatApiClient {
     await this.postJson('/cgi-bin/message/custom/send', sendBody(openid, msg));
   }
 
+  /**
+   * POST /wxa/msg_sec_check, version 2: WeChat's verdict on a text the customer (openid) would
+   * receive. Scene 1 = 资料 (profile/free text), the scene WeChat's docs give for replies.
+   */
+  async msgSecCheck(
+    openid: string,
+    content: string,
+  ): Promise<{ suggest: 'pass' | 'review' | 'risky'; label: number | null }> {
+    const json = await this.postJson('/wxa/msg_sec_check', {
+      content,
+      version: 2,
+      scene: 1,
+      openid,
+    });
+    const result = json.result as { suggest?: unknown; label?: unknown } | undefined;
+    const suggest = result?.suggest;
+    if (suggest !== 'pass' && suggest !== 'review' && suggest !== 'risky')
+      throw unexpected('WeChat answered msg_sec_check without result.suggest', 200);
+    return { suggest, label: typeof result?.label === 'number' ? result.label : null };
+  }
+
   /** Uploads a temporary image (valid 3 days); createdAt is ms epoch. */
   async uploadImage(
     bytes: Buffer,
