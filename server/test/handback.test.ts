@@ -99,6 +99,11 @@ describe.each(DIALECTS.flatMap((d) => MODES.map((m) => ({ dialect: d, ...m }))))
       expect((await conversationOf(agent, who)).id).toBe(queued.id);
       expect(await customerTexts(agent, queued.id)).toEqual(['你好', '转过去了吗']);
 
+      const audit = await s.owner.get<{ items: { action: string; targetId: string }[] }>(
+        '/api/admin/audit?action=conversation.hand_back',
+      );
+      expect(audit.items.map((e) => e.targetId)).toContain(queued.id);
+
       const back = await agent.post<Conv>(`/api/conversations/${queued.id}/takeback`);
       expect(back).toMatchObject({ state: 'queued', handedBackAt: null });
       const after = await s.sim.sendText(s.channel.appId, who, '回来了');
@@ -122,6 +127,17 @@ describe.each(DIALECTS.flatMap((d) => MODES.map((m) => ({ dialect: d, ...m }))))
       const conv = await conversationOf(agent, who);
       expect(await customerTexts(agent, conv.id)).toEqual(['重复的消息']);
       await setRouting(s, { handbackPolicy: 'never' });
+    });
+
+    it('a PATCH of one field leaves the push mode and format as they are', async () => {
+      await s.owner.patch(`/api/channels/${s.channel.id}`, { idleMinutes: 45 });
+      const ch = await s.owner.get<{ mode: string; format: string; idleMinutes: number }>(
+        `/api/channels/${s.channel.id}`,
+      );
+      expect(ch).toMatchObject({ mode, format, idleMinutes: 45 });
+      expect(
+        (await s.sim.sendText(s.channel.appId, openid('patch'), '还能收到吗')).acknowledged,
+      ).toBe(true);
     });
 
     it('policy "no agent online" and "outside hours" decide per message', async () => {

@@ -80,7 +80,8 @@ export const transferBody = z.object({
   note: z.string().max(500).optional(),
 });
 
-export const createChannelBody = z.object({
+/** A mini program's fields without defaults: what an update may send (each one optional). */
+const channelFields = z.object({
   name: z.string().min(1).max(100),
   appId: z
     .string()
@@ -93,15 +94,14 @@ export const createChannelBody = z.object({
     .regex(/^[A-Za-z0-9]{43}$/, 'EncodingAESKey is 43 letters or digits')
     .nullable()
     .optional(),
-  mode: pushModeSchema.default('safe'),
-  format: pushFormatSchema.default('json'),
-  tokenEndpoint: z.enum(['stable', 'classic']).default('stable'),
+  mode: pushModeSchema,
+  format: pushFormatSchema,
+  tokenEndpoint: z.enum(['stable', 'classic']),
   idleMinutes: z
     .number()
     .int()
     .min(1)
-    .max(24 * 60)
-    .default(LIMITS.defaultIdleMinutes),
+    .max(24 * 60),
   /** Platform API base; for the emulator or a proxy. Must be allowed by the server config. */
   apiBase: z.string().url().nullable().optional(),
   /** Check outgoing text with WeChat's msgSecCheck before sending (发送前内容安全检测). */
@@ -109,7 +109,17 @@ export const createChannelBody = z.object({
   /** When the check itself fails (WeChat busy, timeout): refuse the reply instead of sending. */
   contentCheckFailClosed: z.boolean().optional(),
 });
-export const updateChannelBody = createChannelBody.partial();
+export const createChannelBody = channelFields.extend({
+  mode: channelFields.shape.mode.default('safe'),
+  format: channelFields.shape.format.default('json'),
+  tokenEndpoint: channelFields.shape.tokenEndpoint.default('stable'),
+  idleMinutes: channelFields.shape.idleMinutes.default(LIMITS.defaultIdleMinutes),
+});
+/**
+ * A PATCH: only the fields sent change. (`createChannelBody.partial()` kept the defaults, so a
+ * PATCH of only idleMinutes switched a plaintext or XML channel to safe mode and JSON.)
+ */
+export const updateChannelBody = channelFields.partial();
 
 export const createAgentBody = z.object({
   login: z

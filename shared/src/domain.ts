@@ -161,8 +161,8 @@ export const quickReplySchema = z.object({
 export type QuickReply = z.infer<typeof quickReplySchema>;
 
 /**
- * Everything the audit log records (server/src/modules/audit). `conversation.hand_back` and
- * `export.messages` are reserved for the hand-back to WeChat's tool and for exports.
+ * Everything the audit log records (server/src/modules/audit). `export.messages` is reserved for
+ * exports.
  */
 export const AUDIT_ACTIONS = [
   'auth.sign_in',
@@ -180,10 +180,12 @@ export const AUDIT_ACTIONS = [
   'conversation.transfer',
   'conversation.close',
   'conversation.hand_back',
+  'conversation.take_back',
   'channel.create',
   'channel.update',
   'channel.delete',
   'channel.bindings',
+  'channel.routing',
   'workspace.settings',
   'quick_reply.create',
   'quick_reply.delete',

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import type { AppContext } from '../../context';
 import { AppError } from '../../errors';
 import { route } from '../../http/route';
+import { recordAudit, type AuditActor } from '../audit/audit-service';
 import { routingOf } from '../channels/channel-store';
 
 const idParams = z.object({ id: z.string().min(1) });
@@ -26,6 +27,7 @@ export async function putRouting(
   workspaceId: string,
   id: string,
   body: ChannelRouting,
+  actor: AuditActor,
 ): Promise<ChannelRouting> {
   await liveRow(ctx, workspaceId, id);
   await ctx.db
@@ -39,6 +41,17 @@ export async function putRouting(
     .where('workspaceId', '=', workspaceId)
     .execute();
   ctx.channels.invalidate(id);
+  await recordAudit(ctx, null, {
+    workspaceId,
+    actor,
+    action: 'channel.routing',
+    target: { type: 'channel', id },
+    details: {
+      handbackPolicy: body.handbackPolicy,
+      businessHours: body.businessHours !== null,
+      entryPatterns: body.entryPatterns.length,
+    },
+  });
   return routingOf(await liveRow(ctx, workspaceId, id));
 }
 
@@ -67,6 +80,7 @@ export function registerRoutingRoutes(app: FastifyInstance, ctx: AppContext): vo
     params: idParams,
     body: channelRoutingSchema,
     response: channelRoutingSchema,
-    handler: ({ caller, params, body }) => putRouting(ctx, caller.workspaceId, params.id, body),
+    handler: ({ caller, params, body }) =>
+      putRouting(ctx, caller.workspaceId, params.id, body, caller),
   });
 }

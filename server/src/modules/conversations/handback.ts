@@ -15,6 +15,7 @@ import { type Caller, isSupervising } from '../agents/auth';
 import type { ChannelRecord, InboundMessage } from '../channels/types';
 import { assertBound, lockConversation } from './conversation-service';
 import type { IngestResult } from './inbound-service';
+import { recordAudit } from '../audit/audit-service';
 import { agentName, transition, tryTransition } from './lifecycle';
 import { loadConversation } from './views';
 
@@ -93,9 +94,24 @@ export async function decideHandback(
   const now = ctx.now();
   const reason = await policyReason(ctx, channel, now);
   if (!reason) return false;
-  const moved = await ctx.transact((u) =>
-    tryTransition(ctx, u, { action: 'hand_back', conv, now, line: { by: 'policy', reason } }),
-  );
+  const moved = await ctx.transact(async (u) => {
+    const done = await tryTransition(ctx, u, {
+      action: 'hand_back',
+      conv,
+      now,
+      line: { by: 'policy', reason },
+    });
+    if (done) {
+      await recordAudit(ctx, u, {
+        workspaceId: conv.workspaceId,
+        actor: null,
+        action: 'conversation.hand_back',
+        target: { type: 'conversation', id: conv.id },
+        details: { by: 'policy', reason },
+      });
+    }
+    return done;
+  });
   if (moved) return true;
   // Lost a race (an agent accepted it this instant, or another retry handed it back).
   return (await convRow(ctx, channel, id))?.state === 'handed_back';
@@ -121,12 +137,20 @@ export async function handBackConversation(
       if (conv.state !== 'queued' && conv.agentId !== caller.agentId)
         throw new AppError('CONV_NOT_YOURS');
     }
-    return transition(ctx, u, {
+    const handed = await transition(ctx, u, {
       action: 'hand_back',
-      conv: conv,
+      conv,
       now,
       line: { by: 'agent', agentId: caller.agentId, agentName: await agentName(u, caller.agentId) },
     });
+    await recordAudit(ctx, u, {
+      workspaceId: caller.workspaceId,
+      actor: caller,
+      action: 'conversation.hand_back',
+      target: { type: 'conversation', id },
+      details: { by: 'agent', from: conv.state },
+    });
+    return handed;
   });
 }
 
@@ -141,11 +165,18 @@ export async function takeBackConversation(
     if (!isSupervising(caller.role)) await assertBound(u, caller.agentId, conv.channelId);
     if (conv.state === 'closed') throw new AppError('CONV_CLOSED');
     if (conv.state !== 'handed_back') throw new AppError('CONV_NOT_HANDED_BACK');
-    return transition(ctx, u, {
+    const back = await transition(ctx, u, {
       action: 'take_back',
-      conv: conv,
+      conv,
       now: ctx.now(),
       line: { agentId: caller.agentId, agentName: await agentName(u, caller.agentId) },
     });
+    await recordAudit(ctx, u, {
+      workspaceId: caller.workspaceId,
+      actor: caller,
+      action: 'conversation.take_back',
+      target: { type: 'conversation', id },
+    });
+    return back;
   });
 }
