@@ -22,3 +22,7 @@ export { TOKEN_OVERLAP_MS, TOKEN_TTL_MS } from './tokens';
 export { TEXT_MAX_BYTES, TYPING_EXCHANGE_MS, TYPING_TTL_MS } from './routes-message';
 export { makeCardThumb, makePng } from './png';
 export { boundaryOf, parseMultipart } from './multipart';
+export type { PlatformSim } from './platform-sim';
+export type { ComponentConfig } from './component-state';
+export type { AuthorizeInput } from './component-actions';
+export { buildComponentPush } from './component-actions';

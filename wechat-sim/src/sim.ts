@@ -8,6 +8,7 @@ import { registerControlRoutes } from './routes-control';
 import { registerMediaRoutes } from './routes-media';
 import { registerMessageRoutes } from './routes-message';
 import { registerTokenRoutes } from './routes-token';
+import { createPlatformSim, type PlatformSim } from './platform-sim';
 import { SimState } from './state';
 import type {
   AppConfig,
@@ -70,6 +71,8 @@ export interface Sim {
   stats(): SimStats;
   /** Every custom/send call accepted so far (optionally of one app), oldest first. */
   sends(appId?: string): SendRecord[];
+  /** The Open Platform side: third-party platforms (components) and their authorizations. */
+  readonly platform: PlatformSim;
 }
 
 export interface UrlCheck {
@@ -96,7 +99,10 @@ export async function createSim(opts: SimOptions = {}): Promise<Sim> {
   };
 
   const customer = (appId: string, openid: string) => state.findCustomer(appId, openid);
+  // Registered first: its hook guards custom/send (a granted permission needs the platform's token).
+  const platform = createPlatformSim(app, state, ctx.pushTimeoutMs);
   const sim: Sim = {
+    platform,
     app,
     get url() {
       return url;
