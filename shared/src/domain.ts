@@ -43,6 +43,11 @@ export const channelSchema = z.object({
   token: z.string().optional(),
   agentCount: z.number().int(),
   agentLimit: z.number().int(),
+  /** Set when the mini program came from a third-party platform authorization. */
+  platform: z
+    .object({ id: z.string(), name: z.string(), state: z.enum(['authorized', 'unauthorized']) })
+    .nullable()
+    .optional(),
 });
 export type Channel = z.infer<typeof channelSchema>;
 

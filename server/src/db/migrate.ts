@@ -5,6 +5,7 @@ import * as m001 from './migrations/001-initial';
 import * as m002 from './migrations/002-reminders';
 import * as m003 from './migrations/003-media-owner-push-per-agent';
 import * as m004 from './migrations/004-outbox-attempts-node-heartbeats';
+import * as m008 from './migrations/008-platform';
 
 /**
  * Runs pending migrations; fails loudly so a half-migrated database never serves traffic.
@@ -21,6 +22,7 @@ export async function runMigrations(
     '002-reminders': { up: (d) => m002.up(d) },
     '003-media-owner-push-per-agent': { up: (d) => m003.up(d) },
     '004-outbox-attempts-node-heartbeats': { up: (d) => m004.up(d) },
+    '008-platform': { up: (d) => m008.up(d) },
   };
   const migrator = new Migrator({
     db: db.withoutPlugins() as Kysely<unknown>,

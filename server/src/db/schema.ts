@@ -23,6 +23,9 @@ export interface Database {
   kv: KvTable;
   remindersSent: ReminderSentTable;
   clusterNodes: ClusterNodeTable;
+  platforms: PlatformTable;
+  platformGrants: PlatformGrantTable;
+  platformAuthorizers: PlatformAuthorizerTable;
 }
 
 export interface ReminderSentTable {
@@ -90,6 +93,13 @@ export interface ChannelTable {
   idleMinutes: number;
   createdAt: number;
   deletedAt: number | null;
+  /** Set when the channel came from a third-party platform authorization. */
+  platformId: ColumnType<string | null, string | null | undefined, string | null>;
+  platformState: ColumnType<
+    'authorized' | 'unauthorized' | null,
+    'authorized' | 'unauthorized' | null | undefined,
+    'authorized' | 'unauthorized' | null
+  >;
 }
 
 export interface ChannelAgentTable {
@@ -247,4 +257,38 @@ export interface PushSubscriptionTable {
 export interface KvTable {
   key: string;
   value: string;
+}
+
+/** A WeChat Open Platform component (third-party platform), see migration 008. */
+export interface PlatformTable {
+  id: string;
+  workspaceId: string;
+  name: string;
+  componentAppId: string;
+  secretsEnc: string; // sealed { componentSecret, token, encodingAesKey }
+  shared: number;
+  apiBase: string | null;
+  ticketEnc: string | null;
+  ticketAt: number | null;
+  createdAt: number;
+}
+
+export interface PlatformGrantTable {
+  id: string;
+  platformId: string;
+  workspaceId: string;
+  createdBy: string;
+  createdAt: number;
+  expiresAt: number;
+  usedAt: number | null;
+}
+
+export interface PlatformAuthorizerTable {
+  channelId: string;
+  platformId: string;
+  workspaceId: string;
+  authorizerAppId: string;
+  refreshEnc: string | null;
+  funcInfo: string; // JSON array of permission-set ids
+  updatedAt: number;
 }

@@ -22,6 +22,9 @@ export function toRecord(
     apiBase: row.apiBase,
     idleMinutes: row.idleMinutes,
     secrets: ctx.secrets.open(row.secretsEnc),
+    platform: row.platformId
+      ? { id: row.platformId, state: row.platformState ?? 'authorized' }
+      : null,
   };
 }
 

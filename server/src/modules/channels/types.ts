@@ -29,6 +29,8 @@ export interface ChannelRecord {
   apiBase: string | null;
   idleMinutes: number;
   secrets: { appSecret: string; token: string; encodingAesKey: string | null };
+  /** Set for a mini program authorized to a third-party platform: sends use its token. */
+  platform?: { id: string; state: 'authorized' | 'unauthorized' } | null;
 }
 
 export type OutgoingPayload =
