@@ -45,6 +45,11 @@ export const router = createRouter({
               name: 'admin-rules',
               component: () => import('./admin/RulesView.vue'),
             },
+            {
+              path: 'platform',
+              name: 'admin-platform',
+              component: () => import('./admin/PlatformView.vue'),
+            },
           ],
         },
       ],
