@@ -1,38 +1,13 @@
-import {
-  encryptMessage,
-  generateAppConfig,
-  randomNonce,
-  sha1Signature,
-  toXml,
-  type AppConfig,
-} from '@kefu/wechat-sim';
+import { generateAppConfig, type AppConfig } from '@kefu/wechat-sim';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createWorkspace } from '../src/modules/admin/workspace-service';
 import { ApiClient } from './api-client';
 import { DIALECTS, startStack, waitFor, type Stack } from './harness';
+import { newComponent, sealed } from './platform-helpers';
 
 const rand = (n = 6) => randomBytes(n).toString('hex');
 const H = 3600_000;
-
-/** A push signed and sealed like WeChat's, with whatever key, token and sealed-for AppID. */
-function sealed(url: string, key: string, token: string, appId: string, inner: object) {
-  const timestamp = String(Math.floor(Date.now() / 1000));
-  const nonce = randomNonce();
-  const encrypt = encryptMessage(key, appId, toXml(inner as Record<string, string>));
-  const q = new URLSearchParams({
-    signature: sha1Signature(token, timestamp, nonce),
-    timestamp,
-    nonce,
-    encrypt_type: 'aes',
-    msg_signature: sha1Signature(token, timestamp, nonce, encrypt),
-  });
-  return fetch(`${url}?${q.toString()}`, {
-    method: 'POST',
-    headers: { 'content-type': 'text/xml' },
-    body: toXml({ ToUserName: appId, Encrypt: encrypt }),
-  });
-}
 
 describe.each(DIALECTS)('third-party platform mode (%s)', (dialect) => {
   let s: Stack;
@@ -49,12 +24,7 @@ describe.each(DIALECTS)('third-party platform mode (%s)', (dialect) => {
 
   beforeAll(async () => {
     s = await startStack(dialect);
-    comp = {
-      componentAppId: `wx${rand(8)}`,
-      componentSecret: `secret${rand(8)}`,
-      token: `ptok${rand(4)}`,
-      encodingAesKey: generateAppConfig().encodingAesKey,
-    };
+    comp = newComponent();
     const { workspaceId } = await createWorkspace(s.app.kefu.ctx, {
       name: 'Other shop',
       login: `other-${rand()}`,

@@ -56,6 +56,8 @@ export class ComponentState {
   readonly authorizations = new Map<string, Authorization>();
   /** Authorizer tokens issued (they live in the sim's token store; this says whose they are). */
   readonly authorizerTokens = new Map<string, { componentAppId: string; appId: string }>();
+  /** Calls received per component API (failed ones included): how tests see single-flight. */
+  readonly calls: Record<string, number> = {};
   /** The nick_name api_get_authorizer_info gives, per app (default: 小程序 + the AppID tail). */
   readonly nickNames = new Map<string, string>();
   /** Every accepted custom/send made with an authorizer token, oldest first. */

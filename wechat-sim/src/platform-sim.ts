@@ -35,6 +35,8 @@ export interface PlatformSim {
   authorizerSends(
     appId?: string,
   ): { appId: string; componentAppId: string; token: string; at: number }[];
+  /** Calls received per component API, e.g. `api_authorizer_token`. */
+  calls(api: string): number;
   /** Whether a token string is an authorizer token the emulator issued. */
   isAuthorizerToken(token: string): boolean;
 }
@@ -76,6 +78,7 @@ export function createPlatformSim(
     expireAuthorizerTokens: (appId) => actions.expireAuthorizerTokens(ctx, appId),
     authorizerSends: (appId) => comp.authorizerSends.filter((x) => !appId || x.appId === appId),
     isAuthorizerToken: (token) => comp.authorizerTokens.has(token),
+    calls: (api) => comp.calls[api] ?? 0,
   };
 
   // `/sim/api/components/*`: the same over HTTP, for the page and out-of-process tests.

@@ -32,6 +32,12 @@ export function registerComponentRoutes(app: FastifyInstance, ctx: ComponentCont
     return who;
   };
 
+  // Every component API call is counted first, whatever its outcome.
+  app.addHook('onRequest', async (req) => {
+    const api = /^\/cgi-bin\/component\/(\w+)/.exec(req.url)?.[1];
+    if (api) comp.calls[api] = (comp.calls[api] ?? 0) + 1;
+  });
+
   app.post('/cgi-bin/component/api_component_token', async (req, reply) => {
     const body = jsonObject(req);
     if (!body) return sendWx(reply, 47001);
