@@ -126,7 +126,7 @@ describe.each(DIALECTS)('third-party platform mode (%s)', (dialect) => {
     for (const forgedState of [`${grant}.AAAA`, 'nothing', `${rand(18)}.${state.split('.')[1]}`]) {
       const res = await callback(forgedState);
       expect(res.status).toBe(400);
-      expect(((await res.json()) as { code: string }).code).toBe('PLATFORM_STATE_INVALID');
+      expect(await res.text()).toContain('PLATFORM_STATE_INVALID');
     }
     const res = await callback(state);
     expect(res.status).toBe(303);

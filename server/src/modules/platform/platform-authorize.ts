@@ -154,9 +154,20 @@ export async function withdrawAuthorization(
   tokens: PlatformTokens,
   platformId: string,
   authorizerAppId: string,
+  /** True when the event predates the binding's last change (a replay): then it is ignored. */
+  stale: (updatedAt: number) => boolean = () => false,
 ): Promise<void> {
   const channelId = await boundChannelId(ctx, platformId, authorizerAppId);
   if (!channelId) return;
+  const row = await ctx.db
+    .selectFrom('platformAuthorizers')
+    .select('updatedAt')
+    .where('channelId', '=', channelId)
+    .executeTakeFirst();
+  if (row && stale(row.updatedAt)) {
+    ctx.log.warn({ channelId }, 'unauthorized event older than the authorization: ignored');
+    return;
+  }
   await ctx.db
     .updateTable('platformAuthorizers')
     .set({ refreshEnc: null, updatedAt: ctx.now() })

@@ -11,6 +11,9 @@ import { refreshAuthorization, withdrawAuthorization } from './platform-authoriz
 import { loadPlatform } from './platform-store';
 import type { PlatformTokens } from './platform-tokens';
 
+/** Clock difference between WeChat's CreateTime and ours that is still taken as "now". */
+const SKEW_MS = 60_000;
+
 /** Verifies, decrypts and applies one component push; returns `success`. */
 export async function answerComponentPush(
   ctx: AppContext,
@@ -40,10 +43,15 @@ export async function answerComponentPush(
   );
   if (fields.AppId !== p.componentAppId) throw new AppError('WECHAT_APPID_MISMATCH');
   const authorizer = fields.AuthorizerAppid ?? '';
+  // A signed push replayed later must not undo what happened since (an older ticket, or an
+  // old `unauthorized` after the shop authorized again): older than our last change → ignored.
+  const createdAt = Number(fields.CreateTime ?? 0) * 1000;
+  const olderThan = (ms: number | null | undefined) => ms != null && createdAt + SKEW_MS < ms;
   switch (fields.InfoType) {
     case 'component_verify_ticket': {
       const ticket = fields.ComponentVerifyTicket;
       if (!ticket) throw new AppError('WECHAT_BAD_PAYLOAD', undefined, { reason: 'no ticket' });
+      if (olderThan(p.ticketAt)) break;
       await ctx.db
         .updateTable('platforms')
         .set({ ticketEnc: ctx.secrets.seal(ticket), ticketAt: ctx.now() })
@@ -52,7 +60,7 @@ export async function answerComponentPush(
       break;
     }
     case 'unauthorized':
-      await withdrawAuthorization(ctx, tokens, p.id, authorizer);
+      await withdrawAuthorization(ctx, tokens, p.id, authorizer, (at) => olderThan(at));
       break;
     case 'updateauthorized':
       if (fields.AuthorizationCode)

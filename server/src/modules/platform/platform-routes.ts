@@ -115,18 +115,31 @@ export function registerPlatformRoutes(
       return reply.type('text/plain').send(body);
     });
 
-    // The shop admin's browser comes back here from WeChat's authorization page.
+    // The shop admin's browser comes back here from WeChat's authorization page. A refusal is
+    // a page a person can read (with the code), not a JSON body.
     scope.get<Req>('/wechat/component/:platformId/callback', async (req, reply) => {
-      const q = callbackQuery.safeParse(req.query);
-      if (!q.success) throw new AppError('PLATFORM_STATE_INVALID');
-      const channelId = await completeAuthorization(
-        ctx,
-        tokens,
-        req.params.platformId,
-        q.data.state,
-        q.data.auth_code,
-      );
-      return reply.redirect(`/admin/channels?authorized=${encodeURIComponent(channelId)}`, 303);
+      try {
+        const q = callbackQuery.safeParse(req.query);
+        if (!q.success) throw new AppError('PLATFORM_STATE_INVALID');
+        const channelId = await completeAuthorization(
+          ctx,
+          tokens,
+          req.params.platformId,
+          q.data.state,
+          q.data.auth_code,
+        );
+        return await reply.redirect(
+          `/admin/channels?authorized=${encodeURIComponent(channelId)}`,
+          303,
+        );
+      } catch (err) {
+        if (!(err instanceof AppError)) throw err;
+        ctx.log.warn(
+          { code: err.code, platformId: req.params.platformId },
+          'authorization refused',
+        );
+        return reply.code(err.status).type('text/html; charset=utf-8').send(refusalPage(err));
+      }
     });
 
     // One URL for every authorized mini program: WeChat puts its AppID where `$APPID$` was.
@@ -164,4 +177,25 @@ export function registerPlatformRoutes(
       async (req, reply) => reply.type('text/plain').send(await message('POST', req)),
     );
   });
+}
+
+const REFUSALS: Partial<Record<string, string>> = {
+  PLATFORM_STATE_INVALID: '授权链接无效、已过期或已使用。请在客服台重新生成授权链接后再扫码。',
+  PLATFORM_APP_BOUND: '这个小程序已授权到客服台的另一个工作区，需先在微信里取消那次授权。',
+  PLATFORM_WECHAT_FAILED: '微信拒绝了这次授权，请稍后重新生成授权链接再试。',
+  PLATFORM_NOT_FOUND: '这个第三方平台不存在。',
+  PLATFORM_NO_TICKET: '第三方平台尚未收到微信的 component_verify_ticket，请稍后再试。',
+};
+
+/** The page a refused authorization shows: Chinese first, then the English message and code. */
+function refusalPage(err: AppError): string {
+  const esc = (v: string) => v.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+  const zh = REFUSALS[err.code] ?? '授权没有完成。';
+  return (
+    '<!doctype html><html lang="zh-CN"><meta charset="utf-8">' +
+    '<meta name="viewport" content="width=device-width,initial-scale=1"><title>授权未完成</title>' +
+    '<body style="font-family:sans-serif;max-width:36em;margin:3em auto;padding:0 1em">' +
+    `<h1>授权未完成</h1><p>${esc(zh)}</p><p style="color:#666">${esc(err.message)} ` +
+    `(<code>${esc(err.code)}</code>)</p></body></html>`
+  );
 }
