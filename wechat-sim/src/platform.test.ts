@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { callApi, classicToken, DOC_APP, OPENID, simWith } from '../test/helpers';
+import { callApi, classicToken, DOC_APP, OPENID, simWith, startReceiver } from '../test/helpers';
 import { decryptMessage, sha1Signature } from './crypto';
 import type { Sim } from './sim';
 
@@ -166,3 +166,88 @@ describe('third-party platform (component) side', () => {
     expect((await componentToken(sim, ticket)).errcode).toBe(61005);
   });
 });
+
+describe('third-party platform control API and ticket timer', () => {
+  it('configures over HTTP, pushes sealed tickets on a timer, and plays the consent page', async () => {
+    const receiver = await startReceiver();
+    const { sim } = await simWith();
+    try {
+      const post = (url: string, payload: object) =>
+        sim.app.inject({
+          method: 'POST',
+          url,
+          headers: { 'content-type': 'application/json' },
+          payload: JSON.stringify(payload),
+        });
+      expect((await post('/sim/api/components', { componentAppId: 'bad' })).statusCode).toBe(400);
+      const made = await post('/sim/api/components', {
+        ...COMP,
+        eventUrl: `${receiver.url}/events`,
+      });
+      expect(made.statusCode).toBe(201);
+      expect((await post('/sim/api/components/wxnope12345678/ticket', {})).statusCode).toBe(404);
+
+      sim.platform.startTickets(COMP.componentAppId, 20);
+      await waitUntil(() => receiver.received.length >= 2);
+      const push = receiver.received[0]!;
+      const encrypt = /<Encrypt><!\[CDATA\[(.*?)\]\]>/.exec(push.body)?.[1] ?? '';
+      const q = push.query;
+      expect(q.msg_signature).toBe(
+        sha1Signature(COMP.token, q.timestamp ?? '', q.nonce ?? '', encrypt),
+      );
+      const inner = decryptMessage(COMP.encodingAesKey, encrypt);
+      expect(inner.appId).toBe(COMP.componentAppId);
+      expect(inner.msg).toContain('<InfoType><![CDATA[component_verify_ticket]]></InfoType>');
+
+      // The consent page: the admin picks the app and agrees; the browser goes to redirect_uri.
+      const ticket = /<ComponentVerifyTicket><!\[CDATA\[(.*?)\]\]>/.exec(inner.msg)?.[1] ?? '';
+      const ct = String((await componentToken(sim, ticket)).component_access_token);
+      const pre = await component(
+        sim,
+        'api_create_preauthcode',
+        { component_appid: COMP.componentAppId },
+        ct,
+      );
+      const page = await sim.app.inject({
+        method: 'GET',
+        url: `/cgi-bin/componentloginpage?component_appid=${COMP.componentAppId}&pre_auth_code=${String(pre.pre_auth_code)}&redirect_uri=${encodeURIComponent('https://kefu.example/cb?state=s1')}&auth_type=2`,
+      });
+      expect(page.body).toContain('同意授权');
+      const form = new URLSearchParams({
+        component_appid: COMP.componentAppId,
+        pre_auth_code: String(pre.pre_auth_code),
+        redirect_uri: 'https://kefu.example/cb?state=s1',
+        authorizer_appid: DOC_APP.appId,
+      });
+      const agreed = await sim.app.inject({
+        method: 'POST',
+        url: '/cgi-bin/componentloginpage/confirm',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        payload: form.toString(),
+      });
+      expect(agreed.statusCode).toBe(302);
+      const to = new URL(String(agreed.headers.location));
+      expect(to.searchParams.get('state')).toBe('s1');
+      expect(to.searchParams.get('auth_code')).toMatch(/^queryauthcode@@@/);
+      // The same pre_auth_code cannot be agreed to twice.
+      const again = await sim.app.inject({
+        method: 'POST',
+        url: '/cgi-bin/componentloginpage/confirm',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        payload: form.toString(),
+      });
+      expect(again.statusCode).toBe(400);
+    } finally {
+      await sim.close();
+      await receiver.close();
+    }
+  });
+});
+
+async function waitUntil(fn: () => boolean, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!fn()) {
+    if (Date.now() > end) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
