@@ -5,6 +5,7 @@
  */
 import type { AppContext } from '../../context';
 import { AppError } from '../../errors';
+import { WechatApiError } from '../channels/wechat/api-errors';
 import { decryptPayload, verifySignature } from '../channels/wechat/crypto';
 import { parseXmlFields } from '../channels/wechat/payload-parse';
 import { refreshAuthorization, withdrawAuthorization } from './platform-authorize';
@@ -63,8 +64,18 @@ export async function answerComponentPush(
       await withdrawAuthorization(ctx, tokens, p.id, authorizer, (at) => olderThan(at));
       break;
     case 'updateauthorized':
-      if (fields.AuthorizationCode)
-        await refreshAuthorization(ctx, tokens, p, authorizer, fields.AuthorizationCode);
+      if (!fields.AuthorizationCode) break;
+      // WeChat refusing the new code (expired, already used) leaves the old refresh token in
+      // force; retrying the push would not change WeChat's answer, so it is acknowledged.
+      await refreshAuthorization(ctx, tokens, p, authorizer, fields.AuthorizationCode).catch(
+        (err: unknown) => {
+          if (!(err instanceof WechatApiError) || err.transient) throw err;
+          ctx.log.warn(
+            { platformId: p.id, appId: authorizer, err },
+            'updateauthorized not applied',
+          );
+        },
+      );
       break;
     case 'authorized':
       // The callback binds (only its state names the workspace); the event only confirms.
