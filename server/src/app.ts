@@ -21,6 +21,7 @@ import { registerAgentRoutes } from './modules/agents/agent-routes';
 import type { ChannelAdapter } from './modules/channels/types';
 import { createWechatAdapter } from './modules/channels/wechat/adapter';
 import { RedisTokenStore } from './modules/channels/wechat/redis-token-store';
+import { MemoryTokenStore } from './modules/channels/wechat/token-store';
 import { connectRedis } from './lib/redis';
 import { registerWechatPush } from './modules/channels/wechat/push-routes';
 import { ChannelCache } from './modules/channels/channel-cache';
@@ -37,6 +38,8 @@ import { Reminders } from './modules/notifications/reminder-dispatch';
 import { registerReminderRoutes } from './modules/notifications/reminder-routes';
 import { registerPushRoutes } from './modules/notifications/push-routes';
 import { registerAuditRoutes } from './modules/audit/audit-routes';
+import { registerPlatformRoutes } from './modules/platform/platform-routes';
+import { PlatformTokens } from './modules/platform/platform-tokens';
 
 export interface BuildOptions {
   /** The clock every service reads (tests move it). */
@@ -127,7 +130,15 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   const tokenStore = redis
     ? new RedisTokenStore(redis, config.redisPrefix, config.nodeId)
     : undefined;
-  Object.assign(ctx.adapters, { wechat_mp: createWechatAdapter(ctx, tokenStore) }, opts.adapters);
+  // Third-party platforms: component and authorizer tokens share the mini programs' store.
+  // One store for both, so a token seeded at authorization is the one the sender finds.
+  const tokens = tokenStore ?? new MemoryTokenStore();
+  const platformTokens = new PlatformTokens(ctx, tokens);
+  Object.assign(
+    ctx.adapters,
+    { wechat_mp: createWechatAdapter(ctx, tokens, (c) => platformTokens.sourceFor(c)) },
+    opts.adapters,
+  );
   if (config.redisUrl && !process.env.KEFU_SECRET_KEY) {
     app.log.warn(
       'Cluster mode without KEFU_SECRET_KEY: each node uses its own key file, so nodes cannot read channels saved by the others. Set the same KEFU_SECRET_KEY on every node.',
@@ -168,6 +179,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   registerPushRoutes(app, ctx);
   registerReminderRoutes(app, ctx);
   registerAuditRoutes(app, ctx);
+  registerPlatformRoutes(app, ctx, ingest, platformTokens);
   app.get('/api/openapi.json', async () => buildOpenApi());
   app.get('/api/health', async () => ({ ok: true, dialect: db.dialect, node: config.nodeId }));
 

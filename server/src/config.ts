@@ -22,6 +22,8 @@ const schema = z.object({
   /** How this deployment is reached from outside; shown as the push URL to paste into WeChat. */
   publicUrl: z.string().url().optional(),
   wechatApiBase: z.string().url().default('https://api.weixin.qq.com'),
+  /** Where third-party authorization links point (the emulator in tests); a browser opens it. */
+  wechatAuthPageBase: z.string().url().default('https://mp.weixin.qq.com'),
   /** Extra platform base URLs outbound HTTP may reach (comma-separated in the env). */
   allowedOutboundBases: z.array(z.string().url()).default([]),
   presenceGraceSeconds: z.coerce.number().int().min(0).default(60),
@@ -99,6 +101,7 @@ const ENV: Record<string, keyof ConfigInput> = {
   KEFU_SECRET_KEY: 'secretKey',
   KEFU_PUBLIC_URL: 'publicUrl',
   KEFU_WECHAT_API_BASE: 'wechatApiBase',
+  KEFU_WECHAT_AUTH_PAGE_BASE: 'wechatAuthPageBase',
   KEFU_PRESENCE_GRACE_SECONDS: 'presenceGraceSeconds',
   KEFU_OUTBOX_POLL_MS: 'outboxPollMs',
   KEFU_LOG_LEVEL: 'logLevel',

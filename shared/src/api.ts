@@ -214,3 +214,40 @@ export const usageRulesStateSchema = z.object({
   ackedAt: z.number().int().nullable(),
 });
 export const usageRulesAckBody = z.object({ version: z.string().min(1).max(40) });
+/** A third-party platform (WeChat Open Platform component) as its holder configures it. */
+export const platformBody = z.object({
+  name: z.string().min(1).max(100),
+  componentAppId: z
+    .string()
+    .regex(/^wx[0-9a-zA-Z]{8,30}$/, 'Component AppID looks like wx followed by letters and digits'),
+  componentSecret: z.string().min(8).max(128),
+  token: z.string().regex(/^[A-Za-z0-9]{3,32}$/, 'Token is 3–32 letters or digits'),
+  encodingAesKey: z.string().regex(/^[A-Za-z0-9]{43}$/, 'EncodingAESKey is 43 letters or digits'),
+  /** Other workspaces of this installation may create authorization links with it. */
+  shared: z.boolean().default(false),
+  apiBase: z.string().url().nullable().optional(),
+});
+export const updatePlatformBody = platformBody.partial();
+
+export const platformSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  componentAppId: z.string(),
+  /** Whether the caller's workspace holds (and may edit) the platform. */
+  own: z.boolean(),
+  shared: z.boolean(),
+  /** The holder only: the Token to paste into the open platform. */
+  token: z.string().optional(),
+  /** 授权事件接收URL. */
+  eventUrl: z.string(),
+  /** 消息与事件接收URL, with WeChat's `$APPID$` placeholder. */
+  messageUrl: z.string(),
+  /** The domain to enter as 授权发起页域名. */
+  authDomain: z.string(),
+  /** When the latest component_verify_ticket arrived (ms), or null: none yet. */
+  ticketAt: z.number().nullable(),
+  authorizedCount: z.number().int(),
+});
+export type Platform = z.infer<typeof platformSchema>;
+
+export const platformLinkSchema = z.object({ url: z.string(), expiresAt: z.number() });

@@ -58,6 +58,11 @@ export const channelSchema = z.object({
   /** Outgoing text is checked with WeChat's msgSecCheck first. */
   contentCheck: z.boolean(),
   contentCheckFailClosed: z.boolean(),
+  /** Set when the mini program came from a third-party platform authorization. */
+  platform: z
+    .object({ id: z.string(), name: z.string(), state: z.enum(['authorized', 'unauthorized']) })
+    .nullable()
+    .optional(),
 });
 export type Channel = z.infer<typeof channelSchema>;
 

@@ -72,6 +72,29 @@ export const ERROR_CODES = {
     status: 503,
     message: 'WeChat’s content check did not answer; the message was not sent, try again',
   },
+  PLATFORM_NOT_FOUND: { status: 404, message: 'No such third-party platform' },
+  PLATFORM_EXISTS: {
+    status: 409,
+    message: 'A third-party platform with this component AppID is already configured',
+  },
+  PLATFORM_NO_TICKET: {
+    status: 409,
+    message:
+      'WeChat has not pushed a component_verify_ticket yet; check the authorization event URL',
+  },
+  PLATFORM_STATE_INVALID: {
+    status: 400,
+    message: 'This authorization link is invalid, expired or already used; create a new one',
+  },
+  PLATFORM_APP_BOUND: {
+    status: 409,
+    message: 'This mini program is already authorized into another workspace',
+  },
+  PLATFORM_WECHAT_FAILED: { status: 502, message: 'WeChat refused the third-party platform call' },
+  PLATFORM_UNAUTHORIZED: {
+    status: 409,
+    message: 'The mini program withdrew its authorization from the third-party platform',
+  },
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

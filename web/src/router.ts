@@ -50,6 +50,11 @@ export const router = createRouter({
               name: 'admin-audit',
               component: () => import('./admin/AuditView.vue'),
             },
+            {
+              path: 'platform',
+              name: 'admin-platform',
+              component: () => import('./admin/PlatformView.vue'),
+            },
           ],
         },
       ],

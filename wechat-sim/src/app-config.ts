@@ -12,6 +12,7 @@ export const appConfigSchema = z.object({
   mode: z.enum(['plaintext', 'compatible', 'safe']),
   format: z.enum(['xml', 'json']),
   pushUrl: z.url().optional(),
+  encryptAppId: z.string().optional(),
 });
 
 /** Validates a full config; throws a readable error. */

@@ -30,3 +30,7 @@ export {
   SEC_CHECK_RECENT_MS,
 } from './routes-security';
 export type { ContentRules, SecurityCall, SecurityControl, SecurityFault } from './routes-security';
+export type { PlatformSim } from './platform-sim';
+export type { ComponentConfig } from './component-state';
+export type { AuthorizeInput } from './component-actions';
+export { buildComponentPush } from './component-actions';

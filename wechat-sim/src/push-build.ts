@@ -73,7 +73,8 @@ export function buildPushRequest(
   };
   let body = serialize(msg);
   if (app.mode !== 'plaintext') {
-    const encrypt = encryptMessage(app.encodingAesKey, app.appId, body, opts.random);
+    const sealedFor = app.encryptAppId ?? app.appId;
+    const encrypt = encryptMessage(app.encodingAesKey, sealedFor, body, opts.random);
     query.openid = String(msg.FromUserName ?? '');
     query.encrypt_type = 'aes';
     query.msg_signature = sha1Signature(app.token, timestamp, nonce, encrypt);

@@ -9,6 +9,7 @@ import { registerControlRoutes } from './routes-control';
 import { registerMediaRoutes } from './routes-media';
 import { registerMessageRoutes } from './routes-message';
 import { registerTokenRoutes } from './routes-token';
+import { createPlatformSim, type PlatformSim } from './platform-sim';
 import { registerSecurityRoutes, type SecurityControl } from './routes-security';
 import { SimState } from './state';
 import type {
@@ -74,6 +75,8 @@ export interface Sim {
   stats(): SimStats;
   /** Every custom/send call accepted so far (optionally of one app), oldest first. */
   sends(appId?: string): SendRecord[];
+  /** The Open Platform side: third-party platforms (components) and their authorizations. */
+  readonly platform: PlatformSim;
   /** The customers and their chats as JSON (persist.ts), for a restart to keep. */
   exportState(): string;
   /** Restores exportState's JSON; returns how many customers came back. */
@@ -106,8 +109,11 @@ export async function createSim(opts: SimOptions = {}): Promise<Sim> {
   };
 
   const customer = (appId: string, openid: string) => state.findCustomer(appId, openid);
+  // Registered first: its hook guards custom/send (a granted permission needs the platform's token).
+  const platform = createPlatformSim(app, state, ctx.pushTimeoutMs);
   const security = registerSecurityRoutes(app, state);
   const sim: Sim = {
+    platform,
     app,
     get url() {
       return url;

@@ -64,6 +64,19 @@ export class TokenStore {
     for (const rec of this.byToken.values()) if (rec.appId === appId) rec.revoked = true;
   }
 
+  /** An authorizer_access_token of a third-party platform: a family of its own, always new. */
+  issueAuthorizer(appId: string, now: number): TokenRecord {
+    return this.create(appId, now);
+  }
+
+  /** These tokens answer 40001 from now on (an authorization withdrawn, or a test). */
+  revoke(tokens: Iterable<string>): void {
+    for (const t of tokens) {
+      const rec = this.byToken.get(t);
+      if (rec) rec.revoked = true;
+    }
+  }
+
   private create(appId: string, now: number): TokenRecord {
     this.serial += 1;
     const token = `${this.serial}_${randomBytes(96).toString('base64url')}`;

@@ -14,6 +14,11 @@ export interface AppConfig {
   format: PushFormat;
   /** Where customer messages are pushed; without it actions are recorded but not delivered. */
   pushUrl?: string;
+  /**
+   * The AppID sealed into encrypted pushes, when not the app's own: a third-party platform's
+   * component AppID while the app is authorized to it.
+   */
+  encryptAppId?: string | undefined;
 }
 
 /** Platform APIs a fault can be injected into. */

@@ -8,6 +8,7 @@ import * as m004 from './migrations/004-outbox-attempts-node-heartbeats';
 import * as m005 from './migrations/005-handback-entry';
 import * as m006 from './migrations/006-reminder-routes';
 import * as m007 from './migrations/007-audit';
+import * as m008 from './migrations/008-platform';
 
 /**
  * Runs pending migrations; fails loudly so a half-migrated database never serves traffic.
@@ -27,6 +28,7 @@ export async function runMigrations(
     '005-handback-entry': { up: (d) => m005.up(d) },
     '006-reminder-routes': { up: (d) => m006.up(d) },
     '007-audit': { up: (d) => m007.up(d) },
+    '008-platform': { up: (d) => m008.up(d) },
   };
   const migrator = new Migrator({
     db: db.withoutPlugins() as Kysely<unknown>,

@@ -26,6 +26,9 @@ export interface Database {
   reminderRoutes: ReminderRouteTable;
   auditLog: AuditLogTable;
   rulesAcks: RulesAckTable;
+  platforms: PlatformTable;
+  platformGrants: PlatformGrantTable;
+  platformAuthorizers: PlatformAuthorizerTable;
 }
 
 export interface ReminderSentTable {
@@ -102,6 +105,13 @@ export interface ChannelTable {
   deletedAt: number | null;
   contentCheck: ColumnType<number, number | undefined, number>;
   contentCheckFailClosed: ColumnType<number, number | undefined, number>;
+  /** Set when the channel came from a third-party platform authorization. */
+  platformId: ColumnType<string | null, string | null | undefined, string | null>;
+  platformState: ColumnType<
+    'authorized' | 'unauthorized' | null,
+    'authorized' | 'unauthorized' | null | undefined,
+    'authorized' | 'unauthorized' | null
+  >;
 }
 
 export type HandbackPolicy = 'never' | 'no_agent_online' | 'outside_hours' | 'always';
@@ -301,4 +311,37 @@ export interface RulesAckTable {
   agentId: string;
   version: string;
   ackedAt: number;
+}
+/** A WeChat Open Platform component (third-party platform), see migration 008. */
+export interface PlatformTable {
+  id: string;
+  workspaceId: string;
+  name: string;
+  componentAppId: string;
+  secretsEnc: string; // sealed { componentSecret, token, encodingAesKey }
+  shared: number;
+  apiBase: string | null;
+  ticketEnc: string | null;
+  ticketAt: number | null;
+  createdAt: number;
+}
+
+export interface PlatformGrantTable {
+  id: string;
+  platformId: string;
+  workspaceId: string;
+  createdBy: string;
+  createdAt: number;
+  expiresAt: number;
+  usedAt: number | null;
+}
+
+export interface PlatformAuthorizerTable {
+  channelId: string;
+  platformId: string;
+  workspaceId: string;
+  authorizerAppId: string;
+  refreshEnc: string | null;
+  funcInfo: string; // JSON array of permission-set ids
+  updatedAt: number;
 }

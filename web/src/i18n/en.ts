@@ -542,4 +542,51 @@ export const en: Messages = {
     failClosedHint:
       'When WeChat’s check errs or times out: on refuses the reply (the agent retries), off sends it anyway.',
   },
+  platform: {
+    nav: 'Third-party platform',
+    title: 'Third-party platform',
+    lead: 'An agency serves many shops with one WeChat Open Platform third-party platform: once a shop admin scans and authorizes, the mini program appears in that shop’s workspace, with no AppSecret to type.',
+    add: 'Configure platform',
+    edit: 'Edit platform',
+    empty:
+      'No third-party platform yet. Once one is configured you can create authorization links for this workspace.',
+    name: 'Platform name',
+    componentAppId: 'Platform AppID',
+    componentSecret: 'Platform AppSecret',
+    token: 'Message Token',
+    aesKey: 'Message EncodingAESKey',
+    shared: 'Share with other workspaces',
+    sharedHint:
+      'Other workspaces of this installation may create authorization links with it (they never see its secrets)',
+    sharedBy: 'Provided by another workspace',
+    pasteHint:
+      'Enter these in the Open Platform under Third-party platform → Development settings:',
+    eventUrl: 'Authorization event URL',
+    messageUrl: 'Message and event URL',
+    authDomain: 'Authorization page domain',
+    ticketAt: 'component_verify_ticket received ({at})',
+    ticketNone:
+      'No component_verify_ticket yet: WeChat pushes one about every 10 minutes once the authorization event URL is saved',
+    authorizeTitle: 'Authorize a mini program into this workspace',
+    authorizeHint:
+      'Create a link and send it to the shop admin, who scans it with WeChat and agrees. {n} mini programs of this workspace came through it.',
+    makeLink: 'Create authorization link',
+    linkExpires: 'The link works once, until {at}',
+    origin: 'Origin',
+    originManual: 'Added by hand',
+    originPlatform: 'Third-party authorization',
+    stateAuthorized: 'Authorized',
+    stateUnauthorized: 'Authorization withdrawn',
+    authorizedToast: 'The mini program is authorized and now in this workspace',
+    errors: {
+      PLATFORM_NOT_FOUND: 'No such third-party platform',
+      PLATFORM_EXISTS: 'This platform AppID is already configured',
+      PLATFORM_NO_TICKET:
+        'WeChat has not pushed a component_verify_ticket yet; check that the authorization event URL is saved and try again in about 10 minutes',
+      PLATFORM_STATE_INVALID:
+        'This authorization link is invalid, expired or used; create a new one',
+      PLATFORM_APP_BOUND: 'This mini program is authorized into another workspace',
+      PLATFORM_WECHAT_FAILED: 'WeChat refused the third-party platform request',
+    },
+  },
 };

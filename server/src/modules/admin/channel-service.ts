@@ -38,7 +38,9 @@ function tokenOf(ctx: AppContext, row: Selectable<ChannelTable>): { token?: stri
 function selectChannels(ctx: AppContext, workspaceId: string) {
   return ctx.db
     .selectFrom('channels')
+    .leftJoin('platforms', 'platforms.id', 'channels.platformId')
     .selectAll('channels')
+    .select('platforms.name as platformName')
     .select((eb) =>
       eb
         .selectFrom('channelAgents')
@@ -52,7 +54,7 @@ function selectChannels(ctx: AppContext, workspaceId: string) {
 
 function view(
   ctx: AppContext,
-  row: Selectable<ChannelTable> & { agentCount: number | null },
+  row: Selectable<ChannelTable> & { agentCount: number | null; platformName: string | null },
   withSecrets: boolean,
 ): Channel {
   return {
@@ -73,8 +75,26 @@ function view(
     entryPatterns: routingOf(row).entryPatterns,
     contentCheck: row.contentCheck === 1,
     contentCheckFailClosed: row.contentCheckFailClosed === 1,
+    platform: row.platformId
+      ? {
+          id: row.platformId,
+          name: row.platformName ?? '',
+          state: row.platformState ?? 'authorized',
+        }
+      : null,
   };
 }
+
+/** What WeChat owns for a third-party-authorized mini program: an admin cannot retype it. */
+const PLATFORM_OWNED = [
+  'appId',
+  'appSecret',
+  'token',
+  'encodingAesKey',
+  'mode',
+  'format',
+  'apiBase',
+] as const;
 
 export async function listChannels(
   ctx: AppContext,
@@ -155,6 +175,14 @@ export async function updateChannel(
   input: z.infer<typeof updateChannelBody>,
 ): Promise<Channel> {
   const current = await loadChannel(ctx, id, ctx.db, workspaceId);
+  const owned = current.platform ? PLATFORM_OWNED.find((f) => input[f] !== undefined) : undefined;
+  if (owned) {
+    throw new AppError(
+      'VALIDATION_FAILED',
+      `body.${owned}: set by the third-party platform authorization`,
+      { field: owned },
+    );
+  }
   const secrets = {
     appSecret: input.appSecret ?? current.secrets.appSecret,
     token: input.token ?? current.secrets.token,

@@ -47,6 +47,9 @@ export function toRecord(
     idleMinutes: row.idleMinutes,
     routing: routingOf(row),
     secrets: ctx.secrets.open(row.secretsEnc),
+    platform: row.platformId
+      ? { id: row.platformId, state: row.platformState ?? 'authorized' }
+      : null,
   };
 }
 

@@ -32,6 +32,8 @@ export interface ChannelRecord {
   idleMinutes: number;
   routing: ChannelRouting;
   secrets: { appSecret: string; token: string; encodingAesKey: string | null };
+  /** Set for a mini program authorized to a third-party platform: sends use its token. */
+  platform?: { id: string; state: 'authorized' | 'unauthorized' } | null;
 }
 
 export type OutgoingPayload =

@@ -9,7 +9,7 @@ import {
   type OutgoingPayload,
 } from '../types';
 import type { OutboundPayload } from './outbound-payload';
-import { WechatApiClient, WechatApiError } from './api-client';
+import { WechatApiClient, WechatApiError, type TokenSource } from './api-client';
 import type { TokenStore } from './token-store';
 
 /** A temp media_id lives 3 days; reuse it until an hour before that. */
@@ -35,10 +35,20 @@ function uncertainSend(err: WechatApiError): PlatformError {
   );
 }
 
+/** Why nothing can be sent for a mini program that withdrew its third-party authorization. */
+export const UNAUTHORIZED_REASON =
+  'The mini program withdrew its authorization from the third-party platform; it must authorize again before replies can be sent (PLATFORM_UNAUTHORIZED)';
+
+function unauthorizedError(): PlatformError {
+  return new PlatformError(0, UNAUTHORIZED_REASON, false);
+}
+
 /** The WeChat mini-program channel: custom/send, media upload/get and typing via the API client. */
 export function createWechatAdapter(
   ctx: Pick<AppContext, 'config' | 'now'>,
   tokenStore?: TokenStore,
+  /** Tokens of channels authorized to a third-party platform (modules/platform). */
+  authorizerTokens?: (channel: ChannelRecord) => TokenSource,
 ): ChannelAdapter {
   // One client per channel id (its single-flight and typing state); the token cache behind it is
   // keyed by base + AppID + AppSecret, so a channel that borrows another's AppID never shares it.
@@ -47,9 +57,16 @@ export function createWechatAdapter(
   function clientFor(channel: ChannelRecord): WechatApiClient {
     const baseUrl = channel.apiBase ?? ctx.config.wechatApiBase;
     assertAllowedBase(ctx, baseUrl);
-    const key = [baseUrl, channel.appId, channel.secrets.appSecret, channel.tokenEndpoint].join(
-      '|',
-    );
+    const platform = channel.platform ?? null;
+    if (platform?.state === 'unauthorized') throw unauthorizedError();
+    if (platform && !authorizerTokens) throw new PlatformError(0, 'No platform tokens', false);
+    const key = [
+      baseUrl,
+      channel.appId,
+      channel.secrets.appSecret,
+      channel.tokenEndpoint,
+      platform?.id ?? '',
+    ].join('|');
     const cached = clients.get(channel.id);
     if (cached?.key === key) return cached.client;
     const client = new WechatApiClient({
@@ -61,6 +78,7 @@ export function createWechatAdapter(
       allowedBases: allowedBasesOf(ctx),
       now: ctx.now,
       ...(tokenStore ? { tokenStore } : {}),
+      ...(platform && authorizerTokens ? { tokenSource: authorizerTokens(channel) } : {}),
     });
     clients.set(channel.id, { key, client });
     return client;

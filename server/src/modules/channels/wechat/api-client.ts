@@ -37,6 +37,17 @@ export interface WechatApiClientOptions {
   /** ms epoch clock; default Date.now. */
   now?: () => number;
   tokenStore?: TokenStore;
+  /**
+   * Where tokens come from instead of AppID + AppSecret: a third-party platform's authorizer
+   * token (api_authorizer_token). `key` must not be one tokenKeyOf can produce.
+   */
+  tokenSource?: TokenSource;
+}
+
+/** A token fetcher for clients that do not hold an AppSecret, and the cache key of its tokens. */
+export interface TokenSource {
+  key: string;
+  fetch(): Promise<StoredToken>;
 }
 
 export type TypingCommand = 'Typing' | 'CancelTyping';
@@ -74,7 +85,8 @@ export class WechatApiClient {
         allowedBases: options.allowedBases ?? [this.baseUrl],
         timeoutMs: this.timeoutMs,
       });
-    this.tokenKey = tokenKeyOf(this.baseUrl, options.appId, options.appSecret);
+    this.tokenKey =
+      options.tokenSource?.key ?? tokenKeyOf(this.baseUrl, options.appId, options.appSecret);
     this.now = options.now ?? Date.now;
     this.store = options.tokenStore ?? new MemoryTokenStore();
   }
@@ -231,7 +243,12 @@ export class WechatApiClient {
   }
 
   private async fetchToken(): Promise<StoredToken> {
-    const { appId, appSecret, tokenEndpoint } = this.options;
+    const { appId, appSecret, tokenEndpoint, tokenSource } = this.options;
+    if (tokenSource) {
+      const fetched = await tokenSource.fetch();
+      await this.store.set(this.tokenKey, fetched);
+      return fetched;
+    }
     const raw =
       tokenEndpoint === 'stable'
         ? await this.request('POST', '/cgi-bin/stable_token', {}, () => ({

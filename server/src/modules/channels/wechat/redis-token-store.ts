@@ -27,6 +27,10 @@ export class RedisTokenStore implements TokenStore {
     await this.redis.set(`${this.prefix}wxtoken:${key}`, JSON.stringify(value), 'PX', ttl);
   }
 
+  async delete(key: string): Promise<void> {
+    await this.redis.del(`${this.prefix}wxtoken:${key}`);
+  }
+
   async lock(key: string, fn: () => Promise<StoredToken>): Promise<StoredToken> {
     const lockKey = `${this.prefix}wxtoken-lock:${key}`;
     const deadline = Date.now() + LOCK_MS;

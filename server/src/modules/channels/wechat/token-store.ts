@@ -32,6 +32,8 @@ export interface TokenStore {
    * nodes do not overwrite each other's tokens with concurrent refreshes.
    */
   lock?(key: string, fn: () => Promise<StoredToken>): Promise<StoredToken>;
+  /** Forgets a token (a third-party authorization was withdrawn). */
+  delete?(key: string): Promise<void>;
 }
 
 /** The default store: a Map in this process (each API client gets its own unless one is given). */
@@ -44,5 +46,9 @@ export class MemoryTokenStore implements TokenStore {
 
   async set(key: string, value: StoredToken): Promise<void> {
     this.tokens.set(key, value);
+  }
+
+  async delete(key: string): Promise<void> {
+    this.tokens.delete(key);
   }
 }
