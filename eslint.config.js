@@ -15,6 +15,8 @@ export default tseslint.config(
       '!web/e2e/',
       '**/*.js',
       '**/*.cjs',
+      // Small build and start scripts in plain JavaScript, outside every TypeScript project.
+      '**/*.mjs',
     ],
   },
   js.configs.recommended,
