@@ -196,8 +196,9 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
       // Our own cache-control below; send's default (max-age=0) would override it.
       cacheControl: false,
       // The service worker and the page must never be stale; hashed assets can be cached forever.
+      // `file` is the one sent: with preCompressed, often the .br or .gz beside the original.
       setHeaders: (res, file) => {
-        if (/(sw\.js|index\.html|manifest\.webmanifest)$/.test(file))
+        if (/(sw\.js|index\.html|manifest\.webmanifest)(\.br|\.gz)?$/.test(file))
           res.setHeader('cache-control', 'no-cache');
         else if (file.includes(`${path.sep}assets${path.sep}`))
           res.setHeader('cache-control', 'public, max-age=31536000, immutable');
