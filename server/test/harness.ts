@@ -67,6 +67,8 @@ export interface Stack {
   app: FastifyInstance;
   url: string;
   owner: ApiClient;
+  /** The owner's login (password `owner-pass-1`), for signing in through the console. */
+  ownerLogin: string;
   workspaceId: string;
   channel: { id: string; appId: string };
   clock: { now: () => number; advance: (ms: number) => void };
@@ -154,6 +156,7 @@ export async function startStack(dialect: Dialect, opts: StackOptions = {}): Pro
     app,
     url,
     owner,
+    ownerLogin: ownerRow.login,
     workspaceId,
     channel,
     addChannel,

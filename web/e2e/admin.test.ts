@@ -9,16 +9,10 @@ describe('the shop admin pages', () => {
 
   it('adds a mini program, an agent and its bindings, a quick reply and the rules', async () => {
     const { s, browser } = env;
-    const owner = await s.app.kefu.ctx.db
-      .selectFrom('agents')
-      .select('login')
-      .where('workspaceId', '=', s.workspaceId)
-      .where('role', '=', 'owner')
-      .executeTakeFirstOrThrow();
     // What KEFU_PUBLIC_URL says in production; the stack only learns its port once listening.
     s.app.kefu.ctx.config.publicUrl = s.url;
     const { page } = await newPage(browser);
-    await signIn(page, s.url, owner.login, 'owner-pass-1');
+    await signIn(page, s.url, s.ownerLogin, 'owner-pass-1');
     await page.getByTestId('nav-admin').click();
     await page.waitForURL('**/admin/channels');
     await page.getByTestId('channel-table').getByText('演示小程序').waitFor();

@@ -39,12 +39,6 @@ describe('usage rules and the audit log', () => {
 
   it('lists what admins and agents did, translated, with filters', async () => {
     const { s, browser } = env;
-    const owner = await s.app.kefu.ctx.db
-      .selectFrom('agents')
-      .select('login')
-      .where('workspaceId', '=', s.workspaceId)
-      .where('role', '=', 'owner')
-      .executeTakeFirstOrThrow();
     // An agent at work (through the API): accept a customer's conversation, then end it.
     await s.owner.post('/api/agents', {
       login: 'xiaowang',
@@ -63,7 +57,7 @@ describe('usage rules and the audit log', () => {
     await wang.post(`/api/conversations/${conv.id}/accept`);
     await wang.post(`/api/conversations/${conv.id}/close`);
     const { page } = await newPage(browser);
-    await signIn(page, s.url, owner.login, 'owner-pass-1');
+    await signIn(page, s.url, s.ownerLogin, 'owner-pass-1');
 
     // Two admin actions through the console: a quick reply, and the content check switched on
     // in the mini program's form, next to WeChat's usage rules.

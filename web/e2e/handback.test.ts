@@ -6,14 +6,8 @@ describe('hand-back to WeChat’s own tool and routing rules', () => {
 
   it('an admin sets the routing rules: policy, business hours, entry patterns', async () => {
     const { s, browser } = env;
-    const owner = await s.app.kefu.ctx.db
-      .selectFrom('agents')
-      .select('login')
-      .where('workspaceId', '=', s.workspaceId)
-      .where('role', '=', 'owner')
-      .executeTakeFirstOrThrow();
     const { page } = await newPage(browser);
-    await signIn(page, s.url, owner.login, 'owner-pass-1');
+    await signIn(page, s.url, s.ownerLogin, 'owner-pass-1');
     await page.getByTestId('nav-admin').click();
     await page.waitForURL('**/admin/channels');
     await page.getByTestId('channel-routing').first().click();

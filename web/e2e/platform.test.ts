@@ -10,17 +10,11 @@ describe('the third-party platform page', () => {
 
   it('configures the platform, shows the ticket, and authorizes a shop through the link', async () => {
     const { s, browser } = env;
-    const owner = await s.app.kefu.ctx.db
-      .selectFrom('agents')
-      .select('login')
-      .where('workspaceId', '=', s.workspaceId)
-      .where('role', '=', 'owner')
-      .executeTakeFirstOrThrow();
     // What KEFU_PUBLIC_URL and KEFU_WECHAT_AUTH_PAGE_BASE say in production: here the emulator.
     s.app.kefu.ctx.config.publicUrl = s.url;
     s.app.kefu.ctx.config.wechatAuthPageBase = s.sim.url!;
     const { page } = await newPage(browser);
-    await signIn(page, s.url, owner.login, 'owner-pass-1');
+    await signIn(page, s.url, s.ownerLogin, 'owner-pass-1');
     await page.goto(`${s.url}/admin/platform`);
     await page.getByTestId('admin-nav-platform').waitFor();
 

@@ -67,14 +67,8 @@ describe('提醒方式 on the settings page', () => {
 
   it('an admin chooses the presence rule there; agents see what it means', async () => {
     const { s, browser } = env;
-    const owner = await s.app.kefu.ctx.db
-      .selectFrom('agents')
-      .select('login')
-      .where('workspaceId', '=', s.workspaceId)
-      .where('role', '=', 'owner')
-      .executeTakeFirstOrThrow();
     const { page } = await newPage(browser);
-    await signIn(page, s.url, owner.login, 'owner-pass-1');
+    await signIn(page, s.url, s.ownerLogin, 'owner-pass-1');
     await page.getByTestId('nav-settings').click();
     await page.getByTestId('presence-rule-grace').click();
     await expect.poll(async () => (await s.owner.get('/api/settings')).presenceRule).toBe('grace');
