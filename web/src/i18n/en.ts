@@ -302,6 +302,26 @@ export const en: Messages = {
     badPattern: 'Every rule needs a value pattern and the text to show.',
     addPattern: 'Add rule',
   },
+  deliveryErrors: {
+    '-3': 'WeChat answered with an unexpected HTTP status',
+    '-2': 'Could not reach WeChat (network error, timeout or server error)',
+    '-1': 'WeChat is busy; retry later',
+    '40001': 'Invalid credential: wrong AppSecret, or the access token is not the latest',
+    '40003': 'The openid is not a user of this mini program',
+    '40164': "The server's IP address is not in the mini program's API IP whitelist",
+    '42001': 'The access token has expired',
+    '43019': 'The customer has blocked this mini program',
+    '45002': 'The message is too long',
+    '45009': 'Daily API quota or rate limit reached',
+    '45015': 'Outside the 48-hour reply window',
+    '45047': 'Reply quota used up until the customer writes again',
+    '48001': 'This API is not authorised for the mini program',
+    '70000': 'Message blocked to protect minors',
+    DELIVERY_UNCERTAIN:
+      'The connection to WeChat broke while sending, so whether the customer got it is unknown; it is not resent by itself (no doubles): check, then retry by hand',
+    PLATFORM_UNAUTHORIZED:
+      'The mini program withdrew its authorization from the third-party platform; it must authorize again',
+  },
   window: {
     open: '{n} replies left · {time} to go',
     entry: 'Customer just opened the chat: {n} replies left · {time} to go',
